@@ -1,0 +1,42 @@
+# voxgate: two commands do everything on a fresh Debian machine with Go.
+#   make run    installs what the service needs, builds it and serves on 127.0.0.1:8080
+#   make test   installs what the tests need, then vet, the whole suite, and the race detector
+
+GO      ?= go
+BIN     := bin/voxgate
+ADDR    ?= 127.0.0.1:8080
+DATA    ?= ./data
+
+.PHONY: run test build deps test-deps vet fmt-check bench fuzz clean
+
+run: deps build
+	$(BIN) serve --addr $(ADDR) --data $(DATA)
+
+build:
+	$(GO) build -o $(BIN) ./cmd/voxgate
+
+deps:
+	@scripts/deps.sh run
+
+test-deps:
+	@scripts/deps.sh test
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# The whole suite once normally (real data, real servers), then again under
+# the race detector with -short, which skips only the slowest numeric parity
+# runs (they have no goroutines of their own to race).
+test: test-deps fmt-check vet
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -short -timeout 20m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"voxgate"
+	"voxgate/service"
+)
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: voxgate keys create|list|revoke [flags]")
+		return errUsage
+	}
+	fs := newFlags("keys "+args[0], stderr)
+	data := fs.String("data", envOr("VOXGATE_DATA", "./data"), "data `DIR` (env VOXGATE_DATA)")
+	tenant := fs.String("tenant", "", "tenant `NAME` (or ID)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var scope, label, id string
+	var ttl time.Duration
+	switch args[0] {
+	case "create":
+		fs.StringVar(&scope, "scope", "admin", "key scope: admin or verify")
+		fs.StringVar(&label, "label", "", "a note to recognise the key by")
+		fs.DurationVar(&ttl, "ttl", 0, "expire the key after this long (0: never)")
+	case "list":
+	case "revoke":
+		fs.StringVar(&id, "id", "", "the key `ID` to revoke")
+	default:
+		fmt.Fprintf(stderr, "voxgate keys: unknown action %q (create|list|revoke)\n", args[0])
+		return errUsage
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		if errors.Is(err, errHelp) {
+			return nil
+		}
+		return err
+	}
+	if *tenant == "" {
+		fmt.Fprintln(stderr, "voxgate keys: --tenant is required")
+		return errUsage
+	}
+	db, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc := service.New(db, service.Options{Logger: slog.New(slog.DiscardHandler)})
+
+	switch args[0] {
+	case "create":
+		nk, err := svc.CreateKey(ctx, *tenant, voxgate.Scope(scope), label, ttl)
+		if err != nil {
+			return errors.New(voxgate.ErrorMessage(err))
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]any{
+				"key": nk.Key, "tenant": nk.Tenant.Name, "tenant_id": nk.Tenant.ID,
+				"scope": nk.Record.Scope, "id": nk.Record.ID, "expires_at": nk.Record.ExpiresAt,
+			})
+		}
+		fmt.Fprintf(stdout, "%s\n", nk.Key)
+		fmt.Fprintf(stderr, "created %s key %s for tenant %s (%s); it is shown only once.\n", nk.Record.Scope, nk.Record.ID, nk.Tenant.Name, nk.Tenant.ID)
+		return nil
+	case "list":
+		t, keys, err := svc.ListKeys(ctx, *tenant)
+		if err != nil {
+			return errors.New(voxgate.ErrorMessage(err))
+		}
+		if *asJSON {
+			if keys == nil {
+				keys = []*voxgate.APIKey{}
+			}
+			return json.NewEncoder(stdout).Encode(map[string]any{"tenant": t.Name, "tenant_id": t.ID, "keys": keys})
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSCOPE\tCREATED\tSTATE\tLABEL")
+		now := time.Now()
+		for _, k := range keys {
+			state := "active"
+			if k.RevokedAt != nil {
+				state = "revoked"
+			} else if !k.Active(now) {
+				state = "expired"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Scope, k.CreatedAt.Format(time.RFC3339), state, k.Label)
+		}
+		return tw.Flush()
+	default: // revoke
+		if id == "" && fs.NArg() == 1 {
+			id = fs.Arg(0)
+		}
+		if id == "" {
+			fmt.Fprintln(stderr, "voxgate keys revoke: --id is required")
+			return errUsage
+		}
+		if err := svc.RevokeKey(ctx, *tenant, id); err != nil {
+			return errors.New(voxgate.ErrorMessage(err))
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]any{"revoked": id})
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", id)
+		return nil
+	}
+}

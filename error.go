@@ -1,0 +1,82 @@
+package voxgate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Application error codes. Each is the machine-readable "error" field of an
+// HTTP error body; httpapi maps each to a status code in one function.
+const (
+	EINTERNAL          = "internal_error"
+	EINVALID           = "validation_error"
+	EUNAUTHORIZED      = "unauthorized"
+	EFORBIDDEN         = "forbidden"
+	ENOTFOUND          = "not_found"
+	EPROFILENOTFOUND   = "profile_not_found"
+	ECONFLICT          = "conflict"
+	ERATELIMITED       = "rate_limited"
+	EPAYLOADTOOLARGE   = "payload_too_large"
+	EUNSUPPORTEDFORMAT = "unsupported_format"
+	EAUDIOTOOSHORT     = "audio_too_short"
+	EAUDIOTOOLONG      = "audio_too_long"
+	ENOSPEECH          = "no_speech"
+	ETOONOISY          = "too_noisy"
+	ECLIPPED           = "clipped"
+	EENROLLINCOMPLETE  = "enrollment_incomplete"
+	ESESSIONEXPIRED    = "session_expired"
+	ESESSIONNOTFOUND   = "session_not_found"
+	ELOCKED            = "locked"
+	EUNAVAILABLE       = "service_unavailable"
+	EMETHODNOTALLOWED  = "method_not_allowed"
+)
+
+// Error is an application error: a code for machines, a message for people.
+// Low-level errors (I/O, SQL) are not Errors: they surface to clients as
+// EINTERNAL and are logged in full for the operator.
+type Error struct {
+	Code    string
+	Message string
+	// RetryAfter, when set, tells the client when to try again
+	// (rate limits, cooldowns).
+	RetryAfter time.Duration
+	// Scope names the limit that was hit ("minute", "hour"...).
+	Scope string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("voxgate: code=%s message=%s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	if len(args) == 0 {
+		return &Error{Code: code, Message: format}
+	}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the application error in err's chain,
+// "" for nil, and EINTERNAL for any other error.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the human message of the application error in err's
+// chain, or a generic text for internal errors (whose details are for logs).
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}

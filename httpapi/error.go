@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"voxgate"
+)
+
+// statusFor maps an application error code to its HTTP status. It is the
+// only place that does; every API face answers errors through writeError.
+func statusFor(code string) int {
+	switch code {
+	case voxgate.EINVALID, voxgate.EAUDIOTOOSHORT:
+		return http.StatusBadRequest
+	case voxgate.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case voxgate.EFORBIDDEN:
+		return http.StatusForbidden
+	case voxgate.ENOTFOUND, voxgate.EPROFILENOTFOUND, voxgate.ESESSIONNOTFOUND:
+		return http.StatusNotFound
+	case voxgate.EMETHODNOTALLOWED:
+		return http.StatusMethodNotAllowed
+	case voxgate.ECONFLICT, voxgate.EENROLLINCOMPLETE:
+		return http.StatusConflict
+	case voxgate.ESESSIONEXPIRED:
+		return http.StatusGone
+	case voxgate.EPAYLOADTOOLARGE, voxgate.EAUDIOTOOLONG:
+		return http.StatusRequestEntityTooLarge
+	case voxgate.EUNSUPPORTEDFORMAT, voxgate.ENOSPEECH, voxgate.ETOONOISY, voxgate.ECLIPPED:
+		return http.StatusUnprocessableEntity
+	case voxgate.ELOCKED:
+		return http.StatusLocked
+	case voxgate.ERATELIMITED:
+		return http.StatusTooManyRequests
+	case voxgate.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// errorBody is the one error shape of every route:
+// {"error": CODE, "message": TEXT, "status": HTTP, "correlation_id": UUID}.
+type errorBody struct {
+	Error         string `json:"error"`
+	Message       string `json:"message"`
+	Status        int    `json:"status"`
+	CorrelationID string `json:"correlation_id"`
+	RetryAfterMs  *int64 `json:"retryAfterMs,omitempty"`
+	Scope         string `json:"scope,omitempty"`
+}
+
+// writeError answers err in the common error shape. Internal errors are
+// logged in full for the operator and reach the client as a generic message.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := voxgate.ErrorCode(err)
+	status := statusFor(code)
+	rc := reqContext(r.Context())
+	if code == voxgate.EINTERNAL && rc.logErr == nil {
+		rc.logErr = err
+	}
+	body := errorBody{Error: code, Message: voxgate.ErrorMessage(err), Status: status, CorrelationID: rc.id}
+	var e *voxgate.Error
+	if errors.As(err, &e) {
+		if e.RetryAfter > 0 {
+			ms := e.RetryAfter.Milliseconds()
+			body.RetryAfterMs = &ms
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+999_999_999)/1_000_000_000), 10))
+		}
+		body.Scope = e.Scope
+	}
+	rc.code = code
+	writeJSON(w, status, body)
+}

@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+)
+
+// Version is the API version printed in the OpenAPI document.
+const Version = "0.1.0"
+
+var pathParam = regexp.MustCompile(`\{([a-zA-Z_]+)(\.\.\.)?\}`)
+
+// errorSchema is the common error body.
+var errorSchema = schema{
+	"type":     "object",
+	"required": []string{"error", "message", "status", "correlation_id"},
+	"properties": schema{
+		"error":          schema{"type": "string", "description": "machine-readable code"},
+		"message":        schema{"type": "string"},
+		"status":         schema{"type": "integer"},
+		"correlation_id": schema{"type": "string", "format": "uuid"},
+		"retryAfterMs":   schema{"type": "integer", "description": "when to retry (rate limits, cooldowns)"},
+		"scope":          schema{"type": "string", "description": "the limit that was hit"},
+	},
+}
+
+// OpenAPI returns the OpenAPI 3.1 document of every registered route.
+func (s *Server) OpenAPI() map[string]any {
+	paths := map[string]map[string]any{}
+	for _, rt := range s.routes {
+		p := openAPIPath(rt.path)
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		op := map[string]any{
+			"operationId": rt.op.id,
+			"summary":     rt.op.summary,
+			"tags":        []string{rt.op.tag},
+		}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema{"type": "string"}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		switch rt.op.auth {
+		case authAPIKey:
+			op["security"] = []any{map[string]any{"apiKey": []string{}}, map[string]any{"bearerKey": []string{}}}
+		case authAdminJWT, authUserJWT:
+			op["security"] = []any{map[string]any{"bearerJWT": []string{}}}
+		}
+		if b := rt.op.request; b != nil {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{b.contentType: map[string]any{"schema": b.schema}}}
+		}
+		responses := map[string]any{}
+		for status, b := range rt.op.response {
+			resp := map[string]any{"description": http.StatusText(status)}
+			if b != nil {
+				resp["content"] = map[string]any{b.contentType: map[string]any{"schema": b.schema}}
+			}
+			responses[strconv.Itoa(status)] = resp
+		}
+		responses["default"] = map[string]any{
+			"description": "error",
+			"content":     map[string]any{"application/json": map[string]any{"schema": schema{"$ref": "#/components/schemas/Error"}}},
+		}
+		op["responses"] = responses
+		paths[p][lower(rt.method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":       "voxgate",
+			"version":     Version,
+			"description": "Self-hosted voice biometrics: enrollment, verification, challenge-response, liveness.",
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": map[string]any{"Error": errorSchema},
+			"securitySchemes": map[string]any{
+				"apiKey":    map[string]any{"type": "apiKey", "in": "header", "name": "x-api-key"},
+				"bearerKey": map[string]any{"type": "http", "scheme": "bearer", "description": "the API key as a bearer token"},
+				"bearerJWT": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+			},
+		},
+	}
+}
+
+func lower(m string) string {
+	b := []byte(m)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func (s *Server) registerDocs() {
+	s.handle("GET", "/openapi.json", operation{
+		id: "openapi", summary: "This OpenAPI 3.1 document", tag: "operations",
+		response: map[int]*body{200: jsonBody(schema{"type": "object"})},
+	}, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.OpenAPI())
+	})
+}

@@ -1,0 +1,205 @@
+// Package httpapi serves voxgate over HTTP: one file per API face (native,
+// challenge, voiceid, async, uflow), each a thin translation of requests onto
+// service calls. It owns routing, authentication headers, correlation IDs,
+// the error body and its status codes, request logging and the OpenAPI
+// document of every route.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"voxgate"
+	"voxgate/ids"
+	"voxgate/service"
+)
+
+// Server routes HTTP requests to the service.
+type Server struct {
+	svc    *service.Service
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []*route
+	ready  []func(context.Context) error
+	now    func() time.Time
+}
+
+// Options configure a Server.
+type Options struct {
+	Logger *slog.Logger
+	// Ready lists extra readiness checks (models loaded, ...) for /readyz,
+	// beside the store's ping.
+	Ready []func(context.Context) error
+}
+
+// New returns a Server over svc with every route registered.
+func New(svc *service.Service, opt Options) *Server {
+	s := &Server{svc: svc, log: opt.Logger, mux: http.NewServeMux(), ready: opt.Ready, now: time.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.registerHealth()
+	s.registerNative()
+	s.registerDocs()
+	s.mux.HandleFunc("/", s.notFound)
+	return s
+}
+
+// Handler returns the root handler with the middleware applied.
+func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }
+
+// reqInfo is the per-request record the middleware logs once the handler
+// returns; handlers and the auth step fill it in.
+type reqInfo struct {
+	id      string
+	route   string
+	tenant  string
+	code    string
+	logErr  error
+	actor   voxgate.Actor
+	authed  bool
+	started time.Time
+}
+
+type ctxKey struct{}
+
+func reqContext(ctx context.Context) *reqInfo {
+	if rc, ok := ctx.Value(ctxKey{}).(*reqInfo); ok {
+		return rc
+	}
+	return &reqInfo{}
+}
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware gives every request a correlation ID (reusing a caller's
+// X-Correlation-ID when it is a UUID), turns panics into 500s that carry the
+// ID and no stack trace, and writes one structured log line per request.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Correlation-ID")
+		if !ids.IsUUID(id) {
+			id = ids.UUID()
+		}
+		rc := &reqInfo{id: id, started: time.Now()}
+		ctx := context.WithValue(r.Context(), ctxKey{}, rc)
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		sw.Header().Set("X-Correlation-ID", id)
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				rc.logErr = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+				if sw.status == 0 {
+					writeError(sw, r, voxgate.Errorf(voxgate.EINTERNAL, "Internal error."))
+				}
+			}
+			s.logRequest(ctx, r, rc, sw)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func (s *Server) logRequest(ctx context.Context, r *http.Request, rc *reqInfo, sw *statusWriter) {
+	level := slog.LevelInfo
+	if sw.status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("correlation_id", rc.id),
+		slog.String("method", r.Method),
+		slog.String("route", rc.route),
+		slog.Int("status", sw.status),
+		slog.Float64("latency_ms", float64(time.Since(rc.started).Microseconds())/1000),
+		slog.Int64("bytes_out", sw.bytes),
+	}
+	if rc.tenant != "" {
+		attrs = append(attrs, slog.String("tenant", rc.tenant))
+	}
+	if rc.code != "" {
+		attrs = append(attrs, slog.String("error", rc.code))
+	}
+	if rc.logErr != nil {
+		attrs = append(attrs, slog.String("detail", rc.logErr.Error()))
+	}
+	s.log.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// apiKeyFrom returns the key a request carries in x-api-key or in
+// Authorization: Bearer.
+func apiKeyFrom(r *http.Request) string {
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return strings.TrimSpace(k)
+	}
+	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(tok)
+	}
+	return ""
+}
+
+// authed wraps h so that it runs only for a request with a valid API key,
+// with the resolved Actor available through actorFrom.
+func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, err := s.svc.Authenticate(r.Context(), apiKeyFrom(r))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		rc := reqContext(r.Context())
+		rc.actor, rc.authed, rc.tenant = a, true, a.TenantID
+		h(w, r)
+	}
+}
+
+// actorFrom returns the authenticated caller of the request.
+func actorFrom(r *http.Request) voxgate.Actor { return reqContext(r.Context()).actor }
+
+// notFound answers unknown paths, and known paths with the wrong method
+// (405 with an Allow header), in the common error shape.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, voxgate.Errorf(voxgate.EMETHODNOTALLOWED, "method %s not allowed on %s", r.Method, r.URL.Path))
+		return
+	}
+	writeError(w, r, voxgate.Errorf(voxgate.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+}

@@ -1,0 +1,56 @@
+package service
+
+import (
+	"context"
+
+	"voxgate"
+)
+
+// CreateProfile registers user userID in the actor's tenant. It is
+// idempotent: creating an existing profile returns it with created false.
+// Returns EINVALID for a bad user_id, EFORBIDDEN when the actor is confined
+// to another user.
+func (s *Service) CreateProfile(ctx context.Context, a voxgate.Actor, userID string) (p *voxgate.Profile, created bool, err error) {
+	if err := voxgate.ValidateUserID(userID); err != nil {
+		return nil, false, err
+	}
+	if err := a.CanActOn(userID); err != nil {
+		return nil, false, err
+	}
+	p, created, err = s.store.CreateProfile(ctx, a.TenantID, userID, s.now().UTC())
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		s.log.InfoContext(ctx, "profile created", "tenant", a.TenantID)
+	}
+	return p, created, nil
+}
+
+// Profile returns the status of one profile of the actor's tenant.
+// Returns EPROFILENOTFOUND when the tenant has no such user.
+func (s *Service) Profile(ctx context.Context, a voxgate.Actor, userID string) (*voxgate.Profile, error) {
+	if err := voxgate.ValidateUserID(userID); err != nil {
+		return nil, err
+	}
+	if err := a.CanActOn(userID); err != nil {
+		return nil, err
+	}
+	return s.store.FindProfile(ctx, a.TenantID, userID)
+}
+
+// DeleteProfile removes a profile and every biometric record of it.
+// Returns EPROFILENOTFOUND when the tenant has no such user.
+func (s *Service) DeleteProfile(ctx context.Context, a voxgate.Actor, userID string) error {
+	if err := voxgate.ValidateUserID(userID); err != nil {
+		return err
+	}
+	if err := a.CanActOn(userID); err != nil {
+		return err
+	}
+	if err := s.store.DeleteProfile(ctx, a.TenantID, userID); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "profile deleted", "tenant", a.TenantID)
+	return nil
+}

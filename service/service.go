@@ -1,0 +1,190 @@
+// Package service is voxgate's application layer: it authenticates callers,
+// enforces tenant and subject boundaries, and orchestrates the store and the
+// engine for enrollment and verification. It knows nothing about HTTP: every
+// API face in httpapi is a thin translation onto these methods, so a fix here
+// fixes every API at once.
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"strings"
+	"time"
+
+	"voxgate"
+	"voxgate/ids"
+)
+
+// Service is the application layer. Build it with New.
+type Service struct {
+	store voxgate.Store
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// Options configure a Service. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger
+	// Now replaces the clock in tests.
+	Now func() time.Time
+}
+
+// New returns a Service over store.
+func New(store voxgate.Store, opt Options) *Service {
+	s := &Service{store: store, log: opt.Logger, now: opt.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Ping reports whether the store answers (readiness).
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// keyPrefix starts every voxgate API key, so that secret scanners and people
+// can recognise one.
+const keyPrefix = "vg_"
+
+// A key reads vg_<id>_<secret>: the id finds the row, the secret is checked
+// against the stored hash in constant time.
+const (
+	keyIDLen     = 12
+	keySecretLen = 43 // 43 characters of a 31-letter alphabet: 213 bits
+)
+
+func hashKey(raw string) []byte {
+	h := sha256.Sum256([]byte("voxgate-api-key\x00" + raw))
+	return h[:]
+}
+
+// NewKey is what CreateKey returns: the raw key, shown once, and its record.
+type NewKey struct {
+	Key    string
+	Record *voxgate.APIKey
+	Tenant *voxgate.Tenant
+}
+
+// CreateKey makes a new API key for the named tenant, creating the tenant if
+// it does not exist yet. It is an operator action (the `voxgate keys` command),
+// not reachable over HTTP. ttl, when positive, makes the key expire.
+func (s *Service) CreateKey(ctx context.Context, tenant string, scope voxgate.Scope, label string, ttl time.Duration) (*NewKey, error) {
+	if !scope.Valid() {
+		return nil, voxgate.Errorf(voxgate.EINVALID, "scope must be admin or verify")
+	}
+	t, err := s.ensureTenant(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	id := ids.Token(keyIDLen)
+	raw := keyPrefix + id + "_" + ids.Token(keySecretLen)
+	now := s.now().UTC()
+	k := &voxgate.APIKey{ID: id, TenantID: t.ID, Scope: scope, Hash: hashKey(raw), Label: label, CreatedAt: now}
+	if ttl > 0 {
+		exp := now.Add(ttl)
+		k.ExpiresAt = &exp
+	}
+	if err := s.store.CreateAPIKey(ctx, k); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "api key created", "tenant", t.ID, "key_id", id, "scope", scope)
+	return &NewKey{Key: raw, Record: k, Tenant: t}, nil
+}
+
+// ensureTenant finds the tenant by ID or name, or creates it by name.
+func (s *Service) ensureTenant(ctx context.Context, ref string) (*voxgate.Tenant, error) {
+	t, err := s.store.FindTenant(ctx, ref)
+	if err == nil {
+		return t, nil
+	}
+	if voxgate.ErrorCode(err) != voxgate.ENOTFOUND {
+		return nil, err
+	}
+	if err := voxgate.ValidateTenantName(ref); err != nil {
+		return nil, err
+	}
+	t = &voxgate.Tenant{ID: ids.UUID(), Name: ref, CreatedAt: s.now().UTC()}
+	if err := s.store.CreateTenant(ctx, t); err != nil {
+		if voxgate.ErrorCode(err) == voxgate.ECONFLICT { // created concurrently
+			return s.store.FindTenant(ctx, ref)
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// ListKeys returns the keys of the tenant named or identified by ref.
+func (s *Service) ListKeys(ctx context.Context, ref string) (*voxgate.Tenant, []*voxgate.APIKey, error) {
+	t, err := s.store.FindTenant(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := s.store.ListAPIKeys(ctx, t.ID)
+	return t, keys, err
+}
+
+// RevokeKey revokes one key of the tenant ref. Returns ENOTFOUND when the
+// tenant has no such key.
+func (s *Service) RevokeKey(ctx context.Context, ref, keyID string) error {
+	t, err := s.store.FindTenant(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := s.store.RevokeAPIKey(ctx, t.ID, keyID, s.now().UTC()); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "api key revoked", "tenant", t.ID, "key_id", keyID)
+	return nil
+}
+
+// errBadKey is the one answer to every authentication failure, so that a
+// caller cannot tell a malformed key from an unknown or revoked one.
+func errBadKey() error { return voxgate.Errorf(voxgate.EUNAUTHORIZED, "Invalid or inactive API key") }
+
+// dummyHash is compared against when no key row exists, so that unknown and
+// wrong keys take the same time.
+var dummyHash = hashKey("voxgate-dummy")
+
+// Authenticate resolves a raw API key to an Actor. Returns EUNAUTHORIZED for
+// malformed, unknown, revoked and expired keys alike.
+func (s *Service) Authenticate(ctx context.Context, raw string) (voxgate.Actor, error) {
+	id, ok := parseKey(raw)
+	if !ok {
+		return voxgate.Actor{}, errBadKey()
+	}
+	k, err := s.store.FindAPIKey(ctx, id)
+	if err != nil && voxgate.ErrorCode(err) != voxgate.ENOTFOUND {
+		return voxgate.Actor{}, err
+	}
+	want := dummyHash
+	if k != nil {
+		want = k.Hash
+	}
+	match := subtle.ConstantTimeCompare(hashKey(raw), want) == 1
+	if k == nil || !match || !k.Active(s.now()) {
+		return voxgate.Actor{}, errBadKey()
+	}
+	return voxgate.Actor{TenantID: k.TenantID, KeyID: k.ID, Scope: k.Scope}, nil
+}
+
+// parseKey returns the ID part of a well-formed key.
+func parseKey(raw string) (string, bool) {
+	rest, ok := strings.CutPrefix(raw, keyPrefix)
+	if !ok {
+		return "", false
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || len(id) != keyIDLen || len(secret) != keySecretLen {
+		return "", false
+	}
+	return id, true
+}
+
+// Tenant returns the actor's tenant.
+func (s *Service) Tenant(ctx context.Context, a voxgate.Actor) (*voxgate.Tenant, error) {
+	return s.store.FindTenant(ctx, a.TenantID)
+}

@@ -1,0 +1,48 @@
+package voxgate
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists the domain. Every call that touches tenant data takes the
+// tenant ID as a required argument, so that no query can forget it; the
+// SQLite implementation (store/sqlite) and any other must pass the shared
+// conformance suite in store/storetest.
+//
+// Errors: ENOTFOUND / EPROFILENOTFOUND when a record does not exist within
+// the tenant, ECONFLICT on uniqueness violations; anything else is internal.
+type Store interface {
+	// Ping reports whether the store is reachable (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+
+	// CreateTenant inserts t. Returns ECONFLICT if the name is taken.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	// FindTenant returns the tenant whose ID or name is ref.
+	// Returns ENOTFOUND if there is none.
+	FindTenant(ctx context.Context, ref string) (*Tenant, error)
+
+	// CreateAPIKey inserts k (its Hash set, never the secret).
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// FindAPIKey returns the key with this ID, in any tenant: it is the one
+	// lookup that precedes authentication. Returns ENOTFOUND.
+	FindAPIKey(ctx context.Context, id string) (*APIKey, error)
+	// ListAPIKeys returns the tenant's keys, newest first.
+	ListAPIKeys(ctx context.Context, tenantID string) ([]*APIKey, error)
+	// RevokeAPIKey marks the tenant's key revoked at the given time.
+	// Returns ENOTFOUND if the tenant has no such key.
+	RevokeAPIKey(ctx context.Context, tenantID, keyID string, at time.Time) error
+
+	// CreateProfile inserts the profile unless it exists, and returns the
+	// stored profile and whether this call created it. Safe under
+	// concurrent calls with the same user: exactly one row results.
+	CreateProfile(ctx context.Context, tenantID, userID string, at time.Time) (p *Profile, created bool, err error)
+	// FindProfile returns the tenant's profile. Returns EPROFILENOTFOUND.
+	FindProfile(ctx context.Context, tenantID, userID string) (*Profile, error)
+	// DeleteProfile removes the profile and every biometric record of it
+	// (samples, voiceprint, fingerprints, learning history) in one
+	// transaction. Returns EPROFILENOTFOUND.
+	DeleteProfile(ctx context.Context, tenantID, userID string) error
+}

@@ -1,0 +1,76 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"voxgate"
+	"voxgate/store/storetest"
+)
+
+func open(t *testing.T) voxgate.Store {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "voxgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+func TestMigrationsAreIdempotentAcrossReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "voxgate.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustTenant(t, db, "kept")
+	v1, _ := db.SchemaVersion(ctx)
+	db.Close()
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	if v2, _ := db.SchemaVersion(ctx); v2 != v1 || v1 == 0 {
+		t.Fatalf("schema version %d after reopen, %d before", v2, v1)
+	}
+	if _, err := db.FindTenant(ctx, "kept"); err != nil {
+		t.Fatalf("data lost across reopen: %v", err)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "voxgate.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if db, err := Open(ctx, path); err == nil {
+		db.Close()
+		t.Fatal("Open accepted a database from a newer version")
+	}
+}
+
+func TestWALIsOn(t *testing.T) {
+	db := open(t).(*DB)
+	var mode string
+	if err := db.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v", mode, err)
+	}
+}
