@@ -7,7 +7,6 @@
 package voxgate
 
 import (
-	"fmt"
 	"time"
 	"unicode/utf8"
 )
@@ -137,7 +136,7 @@ func ValidateUserID(id string) error {
 		return Errorf(EINVALID, "user_id must be valid UTF-8")
 	}
 	if n := utf8.RuneCountInString(id); n > MaxUserIDLen {
-		return Errorf(EINVALID, fmt.Sprintf("user_id must be at most %d characters (got %d)", MaxUserIDLen, n))
+		return Errorf(EINVALID, "user_id must be at most %d characters (got %d)", MaxUserIDLen, n)
 	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
