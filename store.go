@@ -45,4 +45,33 @@ type Store interface {
 	// (samples, voiceprint, fingerprints, learning history) in one
 	// transaction. Returns EPROFILENOTFOUND.
 	DeleteProfile(ctx context.Context, tenantID, userID string) error
+
+	// AddSample stores an enrollment sample and updates the profile's
+	// counters in one transaction, marking the profile enrolled once its
+	// net speech reaches requiredSpeech seconds. Returns the updated
+	// profile, or EPROFILENOTFOUND.
+	AddSample(ctx context.Context, tenantID string, s *Sample, requiredSpeech float64) (*Profile, error)
+	// ListSamples returns the profile's samples, oldest first.
+	ListSamples(ctx context.Context, tenantID, userID string) ([]*Sample, error)
+
+	// PutVoiceprint writes the profile's template if vp.Revision is the
+	// stored revision (0: none stored yet), and sets vp.Revision to the new
+	// one. Returns ECONFLICT when another writer got there first,
+	// EPROFILENOTFOUND when the profile is gone.
+	PutVoiceprint(ctx context.Context, tenantID string, vp *Voiceprint) error
+	// FindVoiceprint returns the profile's template. Returns ENOTFOUND.
+	FindVoiceprint(ctx context.Context, tenantID, userID string) (*Voiceprint, error)
+
+	// AddFingerprint stores a replay fingerprint and keeps only the newest
+	// keep of the profile's fingerprints (keep <= 0: all).
+	AddFingerprint(ctx context.Context, tenantID string, f *Fingerprint, keep int) error
+	// ListFingerprints returns the profile's newest fingerprints first, at
+	// most limit.
+	ListFingerprints(ctx context.Context, tenantID, userID string, limit int) ([]*Fingerprint, error)
+
+	// RecordAttempt appends to the audit log.
+	RecordAttempt(ctx context.Context, tenantID string, a *Attempt) error
+	// ListAttempts returns the tenant's newest attempts first, for one user
+	// when userID is not empty, at most limit.
+	ListAttempts(ctx context.Context, tenantID, userID string, limit int) ([]*Attempt, error)
 }

@@ -316,8 +316,9 @@ func (s *DB) FindProfile(ctx context.Context, tenantID, userID string) (*voxgate
 }
 
 // biometricTables lists the tables holding per-profile biometric records,
-// deleted with the profile. Later migrations add to it.
-var biometricTables = []string{}
+// deleted explicitly with the profile (foreign keys cascade too; this does
+// not rely on the pragma being on).
+var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints"}
 
 // DeleteProfile implements voxgate.Store.
 func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {

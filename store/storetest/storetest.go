@@ -21,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	t.Run("ProfilesAreIsolatedByTenant", func(t *testing.T) { testProfileIsolation(t, open(t)) })
 	t.Run("ConcurrentCreateProfileMakesOneRow", func(t *testing.T) { testConcurrentCreate(t, open(t)) })
 	t.Run("DeleteProfileRemovesIt", func(t *testing.T) { testDelete(t, open(t)) })
+	runBiometric(t, open)
 }
 
 // MustTenant creates a tenant named name.

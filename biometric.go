@@ -1,0 +1,54 @@
+package voxgate
+
+import "time"
+
+// Sample is one accepted enrollment recording of a profile: its quality
+// measures and its sealed speaker embedding. The audio itself is not kept.
+type Sample struct {
+	ID            string
+	UserID        string
+	CreatedAt     time.Time
+	SpeechSeconds float64
+	// Weight is the sample's share in the template (more and cleaner
+	// speech weighs more).
+	Weight       float64
+	ModelVersion string
+	// Quality is the JSON of the engine's measures of the recording.
+	Quality string
+	// Embedding is sealed: only the service can open it.
+	Embedding []byte
+}
+
+// Voiceprint is a profile's current template, sealed. Revision increases
+// with every write, so that concurrent updates (adaptive learning on two
+// nodes) cannot overwrite each other silently.
+type Voiceprint struct {
+	UserID       string
+	ModelVersion string
+	Template     []byte // sealed
+	Revision     int64
+	UpdatedAt    time.Time
+}
+
+// Fingerprint is the sealed replay fingerprint of one recording.
+type Fingerprint struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	Source    string // "enroll" or "verify"
+	Data      []byte // sealed
+}
+
+// Attempt is one audited decision: who, when, what was decided and why,
+// with the scores as JSON. It never holds biometrics.
+type Attempt struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	KeyID     string    `json:"key_id"`
+	CreatedAt time.Time `json:"created_at"`
+	Kind      string    `json:"kind"`
+	Decision  string    `json:"decision"`
+	Reason    string    `json:"reason,omitempty"`
+	Detail    string    `json:"-"`
+	LatencyMs float64   `json:"latency_ms"`
+}

@@ -1,0 +1,200 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"voxgate"
+)
+
+// AddSample implements voxgate.Store.
+func (s *DB) AddSample(ctx context.Context, tenantID string, smp *voxgate.Sample, requiredSpeech float64) (*voxgate.Profile, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE profiles SET samples = samples + 1, speech_seconds = speech_seconds + ?,
+		enrolled_at = CASE WHEN enrolled_at IS NULL AND speech_seconds + ? >= ? THEN ? ELSE enrolled_at END
+		WHERE tenant_id = ? AND user_id = ?`,
+		smp.SpeechSeconds, smp.SpeechSeconds, requiredSpeech, millis(smp.CreatedAt), tenantID, smp.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must be created with /create-profile before enrollment")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO enrollment_samples
+		(id, tenant_id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		smp.ID, tenantID, smp.UserID, millis(smp.CreatedAt), smp.SpeechSeconds, smp.Weight, smp.ModelVersion, smp.Quality, smp.Embedding); err != nil {
+		return nil, err
+	}
+	p, err := scanProfile(tenantID, tx.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE tenant_id = ? AND user_id = ?`, tenantID, smp.UserID))
+	if err != nil {
+		return nil, err
+	}
+	return p, tx.Commit()
+}
+
+// ListSamples implements voxgate.Store.
+func (s *DB) ListSamples(ctx context.Context, tenantID, userID string) ([]*voxgate.Sample, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding
+		FROM enrollment_samples WHERE tenant_id = ? AND user_id = ? ORDER BY created_at, id`, tenantID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*voxgate.Sample
+	for rows.Next() {
+		var smp voxgate.Sample
+		var created int64
+		if err := rows.Scan(&smp.ID, &smp.UserID, &created, &smp.SpeechSeconds, &smp.Weight, &smp.ModelVersion, &smp.Quality, &smp.Embedding); err != nil {
+			return nil, err
+		}
+		smp.CreatedAt = fromMillis(created)
+		out = append(out, &smp)
+	}
+	return out, rows.Err()
+}
+
+// PutVoiceprint implements voxgate.Store.
+func (s *DB) PutVoiceprint(ctx context.Context, tenantID string, vp *voxgate.Voiceprint) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var exists int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM profiles WHERE tenant_id = ? AND user_id = ?`, tenantID, vp.UserID).Scan(&exists); err != nil {
+		return err
+	}
+	if exists == 0 {
+		return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+	}
+	next := vp.Revision + 1
+	var res sql.Result
+	if vp.Revision == 0 {
+		res, err = tx.ExecContext(ctx, `INSERT INTO voiceprints (tenant_id, user_id, model_version, template, revision, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, user_id) DO NOTHING`,
+			tenantID, vp.UserID, vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt))
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE voiceprints SET model_version = ?, template = ?, revision = ?, updated_at = ?
+			WHERE tenant_id = ? AND user_id = ? AND revision = ?`,
+			vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt), tenantID, vp.UserID, vp.Revision)
+	}
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return voxgate.Errorf(voxgate.ECONFLICT, "voiceprint changed concurrently")
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	vp.Revision = next
+	return nil
+}
+
+// FindVoiceprint implements voxgate.Store.
+func (s *DB) FindVoiceprint(ctx context.Context, tenantID, userID string) (*voxgate.Voiceprint, error) {
+	vp := voxgate.Voiceprint{UserID: userID}
+	var updated int64
+	err := s.db.QueryRowContext(ctx, `SELECT model_version, template, revision, updated_at FROM voiceprints
+		WHERE tenant_id = ? AND user_id = ?`, tenantID, userID).Scan(&vp.ModelVersion, &vp.Template, &vp.Revision, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, voxgate.Errorf(voxgate.ENOTFOUND, "no voiceprint enrolled for user")
+	}
+	if err != nil {
+		return nil, err
+	}
+	vp.UpdatedAt = fromMillis(updated)
+	return &vp, nil
+}
+
+// AddFingerprint implements voxgate.Store.
+func (s *DB) AddFingerprint(ctx context.Context, tenantID string, f *voxgate.Fingerprint, keep int) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO fingerprints (id, tenant_id, user_id, created_at, source, data) VALUES (?, ?, ?, ?, ?, ?)`,
+		f.ID, tenantID, f.UserID, millis(f.CreatedAt), f.Source, f.Data); err != nil {
+		if isForeignKey(err) {
+			return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+		}
+		return err
+	}
+	if keep > 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM fingerprints WHERE tenant_id = ? AND user_id = ? AND id NOT IN (
+			SELECT id FROM fingerprints WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?)`,
+			tenantID, f.UserID, tenantID, f.UserID, keep); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func isForeignKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
+// ListFingerprints implements voxgate.Store.
+func (s *DB) ListFingerprints(ctx context.Context, tenantID, userID string, limit int) ([]*voxgate.Fingerprint, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, created_at, source, data FROM fingerprints
+		WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, tenantID, userID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*voxgate.Fingerprint
+	for rows.Next() {
+		var f voxgate.Fingerprint
+		var created int64
+		if err := rows.Scan(&f.ID, &f.UserID, &created, &f.Source, &f.Data); err != nil {
+			return nil, err
+		}
+		f.CreatedAt = fromMillis(created)
+		out = append(out, &f)
+	}
+	return out, rows.Err()
+}
+
+// RecordAttempt implements voxgate.Store.
+func (s *DB) RecordAttempt(ctx context.Context, tenantID string, a *voxgate.Attempt) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO attempts (id, tenant_id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, tenantID, a.UserID, a.KeyID, millis(a.CreatedAt), a.Kind, a.Decision, a.Reason, a.Detail, a.LatencyMs)
+	return err
+}
+
+// ListAttempts implements voxgate.Store.
+func (s *DB) ListAttempts(ctx context.Context, tenantID, userID string, limit int) ([]*voxgate.Attempt, error) {
+	q := `SELECT id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms FROM attempts WHERE tenant_id = ?`
+	args := []any{tenantID}
+	if userID != "" {
+		q += ` AND user_id = ?`
+		args = append(args, userID)
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*voxgate.Attempt
+	for rows.Next() {
+		var a voxgate.Attempt
+		var created int64
+		if err := rows.Scan(&a.ID, &a.UserID, &a.KeyID, &created, &a.Kind, &a.Decision, &a.Reason, &a.Detail, &a.LatencyMs); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = fromMillis(created)
+		out = append(out, &a)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,152 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"voxgate"
+	"voxgate/ids"
+)
+
+func runBiometric(t *testing.T, open func(t *testing.T) voxgate.Store) {
+	t.Run("SamplesAccumulateUntilEnrolled", func(t *testing.T) { testSamples(t, open(t)) })
+	t.Run("VoiceprintWritesAreOptimistic", func(t *testing.T) { testVoiceprint(t, open(t)) })
+	t.Run("FingerprintsKeepNewest", func(t *testing.T) { testFingerprints(t, open(t)) })
+	t.Run("DeleteRemovesBiometricsKeepsAudit", func(t *testing.T) { testDeleteBiometrics(t, open(t)) })
+}
+
+func sample(user string, speech float64, at time.Time) *voxgate.Sample {
+	return &voxgate.Sample{ID: ids.UUID(), UserID: user, CreatedAt: at, SpeechSeconds: speech, Weight: speech,
+		ModelVersion: "m1", Quality: `{"snr_db":30}`, Embedding: []byte("sealed")}
+}
+
+func testSamples(t *testing.T, s voxgate.Store) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	b := MustTenant(t, s, "b")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if _, err := s.AddSample(ctx, a.ID, sample("alice", 4, now), 10); voxgate.ErrorCode(err) != voxgate.EPROFILENOTFOUND {
+		t.Fatalf("sample for a missing profile: %v", err)
+	}
+	s.CreateProfile(ctx, a.ID, "alice", now)
+	p, err := s.AddSample(ctx, a.ID, sample("alice", 6, now), 10)
+	if err != nil || p.Samples != 1 || p.SpeechSeconds != 6 || p.Enrolled() {
+		t.Fatalf("first sample: %+v %v", p, err)
+	}
+	p, err = s.AddSample(ctx, a.ID, sample("alice", 5, now.Add(time.Second)), 10)
+	if err != nil || p.Samples != 2 || p.SpeechSeconds != 11 || !p.Enrolled() {
+		t.Fatalf("second sample: %+v %v", p, err)
+	}
+	list, err := s.ListSamples(ctx, a.ID, "alice")
+	if err != nil || len(list) != 2 || list[0].SpeechSeconds != 6 || string(list[1].Embedding) != "sealed" {
+		t.Fatalf("ListSamples: %v %v", list, err)
+	}
+	if list, _ := s.ListSamples(ctx, b.ID, "alice"); len(list) != 0 {
+		t.Fatal("tenant b sees tenant a's samples")
+	}
+}
+
+func testVoiceprint(t *testing.T, s voxgate.Store) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	now := time.Now().UTC()
+	vp := &voxgate.Voiceprint{UserID: "alice", ModelVersion: "m1", Template: []byte("t1"), UpdatedAt: now}
+	if err := s.PutVoiceprint(ctx, a.ID, vp); voxgate.ErrorCode(err) != voxgate.EPROFILENOTFOUND {
+		t.Fatalf("voiceprint without profile: %v", err)
+	}
+	s.CreateProfile(ctx, a.ID, "alice", now)
+	if _, err := s.FindVoiceprint(ctx, a.ID, "alice"); voxgate.ErrorCode(err) != voxgate.ENOTFOUND {
+		t.Fatalf("FindVoiceprint before any: %v", err)
+	}
+	if err := s.PutVoiceprint(ctx, a.ID, vp); err != nil || vp.Revision != 1 {
+		t.Fatalf("first put: rev %d %v", vp.Revision, err)
+	}
+	// Many writers from revision 1: exactly one wins.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			w := &voxgate.Voiceprint{UserID: "alice", ModelVersion: "m1", Template: []byte(fmt.Sprint("t", i)), Revision: 1, UpdatedAt: now}
+			err := s.PutVoiceprint(ctx, a.ID, w)
+			switch voxgate.ErrorCode(err) {
+			case "":
+				wins.Add(1)
+			case voxgate.ECONFLICT:
+			default:
+				t.Errorf("concurrent put: %v", err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d concurrent writers won, want 1", wins.Load())
+	}
+	got, err := s.FindVoiceprint(ctx, a.ID, "alice")
+	if err != nil || got.Revision != 2 {
+		t.Fatalf("after race: %+v %v", got, err)
+	}
+	stale := &voxgate.Voiceprint{UserID: "alice", ModelVersion: "m1", Template: []byte("x"), UpdatedAt: now}
+	if err := s.PutVoiceprint(ctx, a.ID, stale); voxgate.ErrorCode(err) != voxgate.ECONFLICT {
+		t.Fatalf("insert over an existing voiceprint: %v", err)
+	}
+}
+
+func testFingerprints(t *testing.T, s voxgate.Store) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s.CreateProfile(ctx, a.ID, "alice", now)
+	for i := 0; i < 5; i++ {
+		f := &voxgate.Fingerprint{ID: ids.UUID(), UserID: "alice", CreatedAt: now.Add(time.Duration(i) * time.Second), Source: "verify", Data: []byte{byte(i)}}
+		if err := s.AddFingerprint(ctx, a.ID, f, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.ListFingerprints(ctx, a.ID, "alice", 100)
+	if err != nil || len(list) != 3 || list[0].Data[0] != 4 || list[2].Data[0] != 2 {
+		t.Fatalf("kept %d fingerprints (%v), want the newest 3", len(list), err)
+	}
+	f := &voxgate.Fingerprint{ID: ids.UUID(), UserID: "nobody", CreatedAt: now, Source: "verify", Data: []byte{1}}
+	if err := s.AddFingerprint(ctx, a.ID, f, 3); voxgate.ErrorCode(err) != voxgate.EPROFILENOTFOUND {
+		t.Fatalf("fingerprint for a missing profile: %v", err)
+	}
+}
+
+func testDeleteBiometrics(t *testing.T, s voxgate.Store) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	now := time.Now().UTC()
+	s.CreateProfile(ctx, a.ID, "alice", now)
+	s.AddSample(ctx, a.ID, sample("alice", 12, now), 10)
+	s.PutVoiceprint(ctx, a.ID, &voxgate.Voiceprint{UserID: "alice", ModelVersion: "m1", Template: []byte("t"), UpdatedAt: now})
+	s.AddFingerprint(ctx, a.ID, &voxgate.Fingerprint{ID: ids.UUID(), UserID: "alice", CreatedAt: now, Source: "enroll", Data: []byte{1}}, 0)
+	if err := s.RecordAttempt(ctx, a.ID, &voxgate.Attempt{ID: ids.UUID(), UserID: "alice", KeyID: "k", CreatedAt: now, Kind: "verify", Decision: "accept", Detail: "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteProfile(ctx, a.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.ListSamples(ctx, a.ID, "alice"); len(l) != 0 {
+		t.Fatal("samples survive deletion")
+	}
+	if _, err := s.FindVoiceprint(ctx, a.ID, "alice"); voxgate.ErrorCode(err) != voxgate.ENOTFOUND {
+		t.Fatal("voiceprint survives deletion")
+	}
+	if l, _ := s.ListFingerprints(ctx, a.ID, "alice", 10); len(l) != 0 {
+		t.Fatal("fingerprints survive deletion")
+	}
+	// Re-creating the user starts from nothing.
+	p, _, _ := s.CreateProfile(ctx, a.ID, "alice", now)
+	if p.Samples != 0 || p.Enrolled() {
+		t.Fatalf("recreated profile carries old state: %+v", p)
+	}
+	if l, _ := s.ListAttempts(ctx, a.ID, "alice", 10); len(l) != 1 || l[0].Decision != "accept" {
+		t.Fatalf("audit log lost with the profile: %v", l)
+	}
+}

@@ -1,0 +1,173 @@
+// Package weights knows the pretrained weight files voxgate can load, where
+// each comes from upstream, and its SHA-256. Pull fills a models folder from
+// those URLs (or a mirror of them), checking every byte; Verify checks a
+// folder someone filled by hand. Weights are never part of the repository.
+package weights
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// File is one weight or config file of the manifest.
+type File struct {
+	// Path is where the file lives inside a models folder.
+	Path string
+	// URL is the upstream address, pinned to a commit.
+	URL    string
+	SHA256 string
+	Size   int64
+	// License names the upstream licence.
+	License string
+}
+
+const (
+	sileroBase = "https://raw.githubusercontent.com/snakers4/silero-vad/806dcba3f0b5d95282d0889a074954a2f8c6397b"
+	aasistBase = "https://raw.githubusercontent.com/clovaai/aasist/a04c9863f63d44471dde8a6abcb3b082b07cd1d1"
+)
+
+// Manifest returns the files voxgate knows, pinned by commit and hash.
+func Manifest() []File {
+	return []File{
+		{"silero-vad/silero_vad.onnx", sileroBase + "/src/silero_vad/data/silero_vad.onnx",
+			"1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3", 2327524, "MIT"},
+		{"silero-vad/silero_vad_16k.safetensors", sileroBase + "/src/silero_vad/data/silero_vad_16k.safetensors",
+			"c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1", 1239748, "MIT"},
+		{"silero-vad/LICENSE", sileroBase + "/LICENSE",
+			"2e63e9a38b6e8fc0c7bc37ce174caca1862870856c6daf5697cfb785e925520b", 1075, "MIT"},
+		{"aasist/AASIST.pth", aasistBase + "/models/weights/AASIST.pth",
+			"51d2d9cf0738172f61e2a384ec50a54a55363240f67c971ed55a92435bc1a1c0", 1281532, "MIT"},
+		{"aasist/AASIST.conf", aasistBase + "/config/AASIST.conf",
+			"c25023331685027cce90e1b9a0d2df10aa04b2a27d9b27d5afa36e6815b0fe76", 997, "MIT"},
+		{"aasist/AASIST-L.pth", aasistBase + "/models/weights/AASIST-L.pth",
+			"814331d088032bb4c3fa61cc014789eadeed464209dd094ab3a2dd6ffbdce27a", 426428, "MIT"},
+		{"aasist/AASIST-L.conf", aasistBase + "/config/AASIST-L.conf",
+			"9e2e2610b2260b421bf2083646dde4747a6a5cdd138015066d83bc61b6b214cf", 999, "MIT"},
+		{"aasist/LICENSE", aasistBase + "/LICENSE",
+			"da2e79b8592d166ef505224300968b80ebe1e4c217c43b94a5ec627d81cd4142", 1064, "MIT"},
+	}
+}
+
+// ErrChecksum reports a file whose bytes do not match the manifest.
+var ErrChecksum = errors.New("models: checksum mismatch")
+
+// Puller downloads the manifest into a folder.
+type Puller struct {
+	Client *http.Client
+	// Mirror, when set, replaces "https://raw.githubusercontent.com" in
+	// every URL, for sites that proxy or mirror upstream.
+	Mirror string
+	// Log receives one line per file; nil is silent.
+	Log io.Writer
+}
+
+// Pull makes dir hold every manifest file with the right hash. Files already
+// right are kept; others are downloaded to a temporary file beside the
+// target, checked, and renamed into place, so that a failed or tampered
+// download never leaves a wrong file under the real name.
+func (p *Puller) Pull(ctx context.Context, dir string) error {
+	for _, f := range Manifest() {
+		target := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := checkFile(target, f); err == nil {
+			p.logf("ok        %s", f.Path)
+			continue
+		}
+		if err := p.fetch(ctx, f, target); err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+		p.logf("fetched   %s (%d bytes, sha256 ok)", f.Path, f.Size)
+	}
+	return nil
+}
+
+func (p *Puller) logf(format string, args ...any) {
+	if p.Log != nil {
+		fmt.Fprintf(p.Log, format+"\n", args...)
+	}
+}
+
+func (p *Puller) url(f File) string {
+	if p.Mirror == "" {
+		return f.URL
+	}
+	return strings.TrimSuffix(p.Mirror, "/") + strings.TrimPrefix(f.URL, "https://raw.githubusercontent.com")
+}
+
+func (p *Puller) fetch(ctx context.Context, f File, target string) error {
+	client := p.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url(f), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", p.url(f), resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".pull-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	// Read one byte past the declared size to notice an oversize answer
+	// without reading an unbounded body.
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, f.Size+1))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
+		return fmt.Errorf("%w: got %d bytes with sha256 %x, want %d bytes with %s", ErrChecksum, n, h.Sum(nil), f.Size, f.SHA256)
+	}
+	return os.Rename(tmp.Name(), target)
+}
+
+// checkFile returns nil when path holds exactly f's bytes.
+func checkFile(path string, f File) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(file, f.Size+1))
+	if err != nil {
+		return err
+	}
+	if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
+		return fmt.Errorf("%w: %s", ErrChecksum, path)
+	}
+	return nil
+}
+
+// Verify checks every manifest file in dir and returns one error per file
+// that is missing or wrong.
+func Verify(dir string) []error {
+	var errs []error
+	for _, f := range Manifest() {
+		if err := checkFile(filepath.Join(dir, filepath.FromSlash(f.Path)), f); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
+		}
+	}
+	return errs
+}

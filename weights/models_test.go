@@ -1,0 +1,86 @@
+package weights
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"voxgate/internal/shared"
+)
+
+// mirror serves the shared models folder under the upstream URL paths, as a
+// mirror of raw.githubusercontent.com would.
+func mirror(t *testing.T, tamper string) *httptest.Server {
+	t.Helper()
+	dir := filepath.Join(shared.Dir(t), "models")
+	byPath := map[string]string{}
+	for _, f := range Manifest() {
+		byPath[strings.TrimPrefix(f.URL, "https://raw.githubusercontent.com")] = filepath.Join(dir, f.Path)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		local, ok := byPath[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := os.ReadFile(local)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if strings.HasSuffix(local, tamper) && tamper != "" {
+			b[len(b)/2] ^= 1
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestManifestMatchesSharedModels(t *testing.T) {
+	if errs := Verify(filepath.Join(shared.Dir(t), "models")); len(errs) > 0 {
+		t.Fatalf("shared models differ from the manifest: %v", errs)
+	}
+}
+
+func TestPullFetchesAndVerifies(t *testing.T) {
+	srv := mirror(t, "")
+	dir := t.TempDir()
+	var log strings.Builder
+	p := &Puller{Client: srv.Client(), Mirror: srv.URL, Log: &log}
+	if err := p.Pull(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if errs := Verify(dir); len(errs) > 0 {
+		t.Fatalf("after pull: %v", errs)
+	}
+	if strings.Count(log.String(), "fetched") != len(Manifest()) {
+		t.Fatalf("log: %s", log.String())
+	}
+	// A second pull keeps the good files and downloads nothing.
+	log.Reset()
+	if err := p.Pull(context.Background(), dir); err != nil || strings.Contains(log.String(), "fetched") {
+		t.Fatalf("second pull: %v\n%s", err, log.String())
+	}
+}
+
+func TestPullRefusesTamperedFile(t *testing.T) {
+	srv := mirror(t, "AASIST.pth")
+	dir := t.TempDir()
+	err := (&Puller{Client: srv.Client(), Mirror: srv.URL}).Pull(context.Background(), dir)
+	if !errors.Is(err, ErrChecksum) {
+		t.Fatalf("Pull = %v, want checksum error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "aasist", "AASIST.pth")); !os.IsNotExist(err) {
+		t.Fatal("a tampered download was left under the real name")
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "aasist", ".pull-*"))
+	if len(left) > 0 {
+		t.Fatalf("temporary files left behind: %v", left)
+	}
+}
