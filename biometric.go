@@ -52,3 +52,11 @@ type Attempt struct {
 	Detail    string    `json:"-"`
 	LatencyMs float64   `json:"latency_ms"`
 }
+
+// Standing is a profile's record of consecutive failed attempts, its
+// cooldown and its lock (see policy.Limits).
+type Standing struct {
+	Failures      int       `json:"consecutive_failures"`
+	CooldownUntil time.Time `json:"cooldown_until"`
+	Locked        bool      `json:"locked"`
+}

@@ -69,6 +69,19 @@ type Store interface {
 	// most limit.
 	ListFingerprints(ctx context.Context, tenantID, userID string, limit int) ([]*Fingerprint, error)
 
+	// UpdateStanding reads the profile's standing (zero if none), passes it
+	// to fn and stores what fn returns, all under one lock, so that
+	// concurrent attempts on any node see each other. fn's error aborts the
+	// update and is returned. Returns EPROFILENOTFOUND.
+	UpdateStanding(ctx context.Context, tenantID, userID string, fn func(Standing) (Standing, error)) (Standing, error)
+	// FindStanding returns the profile's standing, zero if none.
+	FindStanding(ctx context.Context, tenantID, userID string) (Standing, error)
+
+	// CountRequest adds one to the key's counter for the window starting at
+	// windowStart and returns the new count. Windows older than
+	// pruneBefore may be deleted on the way.
+	CountRequest(ctx context.Context, keyID, scope string, windowStart, pruneBefore time.Time) (int, error)
+
 	// RecordAttempt appends to the audit log.
 	RecordAttempt(ctx context.Context, tenantID string, a *Attempt) error
 	// ListAttempts returns the tenant's newest attempts first, for one user

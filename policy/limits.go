@@ -3,6 +3,8 @@ package policy
 import (
 	"math"
 	"time"
+
+	"voxgate"
 )
 
 // Limits are the attempt limits of a profile, after NIST SP 800-63B §5.2.2:
@@ -26,11 +28,7 @@ func DefaultLimits() Limits {
 }
 
 // Standing is a profile's persisted failure record.
-type Standing struct {
-	Failures      int       `json:"consecutive_failures"`
-	CooldownUntil time.Time `json:"cooldown_until"`
-	Locked        bool      `json:"locked"`
-}
+type Standing = voxgate.Standing
 
 // Gate says whether an attempt may run now. It returns ReasonLocked,
 // ReasonCooldown with the time left, or "" when the attempt may run.

@@ -318,7 +318,7 @@ func (s *DB) FindProfile(ctx context.Context, tenantID, userID string) (*voxgate
 // biometricTables lists the tables holding per-profile biometric records,
 // deleted explicitly with the profile (foreign keys cascade too; this does
 // not rely on the pragma being on).
-var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints"}
+var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints", "standings"}
 
 // DeleteProfile implements voxgate.Store.
 func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {

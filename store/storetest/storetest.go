@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	t.Run("ConcurrentCreateProfileMakesOneRow", func(t *testing.T) { testConcurrentCreate(t, open(t)) })
 	t.Run("DeleteProfileRemovesIt", func(t *testing.T) { testDelete(t, open(t)) })
 	runBiometric(t, open)
+	runLimits(t, open)
 }
 
 // MustTenant creates a tenant named name.
