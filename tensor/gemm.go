@@ -65,10 +65,32 @@ func GemmPacked(m int, a []float32, lda int, b *Packed, c []float32, ldc int, ac
 	}
 	np := b.Panels()
 	i := 0
+	if useAVX512 && np >= 2 {
+		// 12×32 tiles over panel pairs; an odd last panel in 6×16 tiles.
+		for ; i+2*Rows <= m; i += 2 * Rows {
+			ai := a[i*lda:]
+			ci := c[i*ldc:]
+			p := 0
+			for ; p+1 < np; p += 2 {
+				kern12x32(k, ai, lda, b.Data[p*k*Panel:(p+1)*k*Panel], b.Data[(p+1)*k*Panel:(p+2)*k*Panel], ci[p*Panel:], ldc, accumulate)
+			}
+			if p < np {
+				bp := b.Data[p*k*Panel : (p+1)*k*Panel]
+				kern6x16(k, ai, lda, bp, ci[p*Panel:], ldc, accumulate)
+				kern6x16(k, ai[Rows*lda:], lda, bp, ci[Rows*ldc+p*Panel:], ldc, accumulate)
+			}
+		}
+	}
 	for ; i+Rows <= m; i += Rows {
 		ai := a[i*lda:]
 		ci := c[i*ldc:]
-		for p := 0; p < np; p++ {
+		p := 0
+		for ; p+1 < np; p += 2 {
+			if !kern6x32(k, ai, lda, b.Data[p*k*Panel:(p+1)*k*Panel], b.Data[(p+1)*k*Panel:(p+2)*k*Panel], ci[p*Panel:], ldc, accumulate) {
+				break
+			}
+		}
+		for ; p < np; p++ {
 			kern6x16(k, ai, lda, b.Data[p*k*Panel:(p+1)*k*Panel], ci[p*Panel:], ldc, accumulate)
 		}
 	}
@@ -92,7 +114,15 @@ func gemmPackedExact(m int, a []float32, lda int, b *Packed, c []float32, ldc in
 		rows := min(Rows, m-i)
 		ai := a[i*lda:]
 		ci := c[i*ldc:]
-		for p := 0; p < full; p++ {
+		p := 0
+		if rows == Rows {
+			for ; p+1 < full; p += 2 {
+				if !kern6x32(k, ai, lda, b.Data[p*k*Panel:(p+1)*k*Panel], b.Data[(p+1)*k*Panel:(p+2)*k*Panel], ci[p*Panel:], ldc, true) {
+					break
+				}
+			}
+		}
+		for ; p < full; p++ {
 			bp := b.Data[p*k*Panel : (p+1)*k*Panel]
 			if rows == Rows {
 				kern6x16(k, ai, lda, bp, ci[p*Panel:], ldc, true)

@@ -4,8 +4,16 @@
 //
 // Layers live in the model packages (vad, antispoof, speaker) as small
 // functions over Tensors; weight loading lives in safetensors and pytorch.
-// Nothing here allocates behind the caller's back in a hot loop: kernels
-// write into destinations the caller owns, so buffers can be pooled.
+// Kernels write into destinations the caller owns, so buffers can be pooled.
+//
+// The matrix multiply is a packed-panel design: B is laid out in 16-column
+// panels (Pack, once per weight matrix) and a register-blocked micro-kernel
+// computes 6×16 tiles (AVX2+FMA) or 6×32 tiles (AVX-512) of C, reading A in
+// place with any row stride, including rows that overlap, which lets a
+// convolution read its input without an im2col copy. CPUs without AVX2 and
+// FMA, and other architectures, run the same blocking in portable Go. Gemm
+// keeps the BLAS-like interface and packs B on each large call; hot loops
+// should Pack once and call GemmPacked.
 package tensor
 
 import (

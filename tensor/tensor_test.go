@@ -77,7 +77,7 @@ func randSlice(r *rand.Rand, n int) []float32 {
 func TestGemmPackedReadsOverlappingRows(t *testing.T) {
 	// A convolution reads row i of A as x[i*stride : i*stride+k]: rows overlap.
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, tc := range []struct{ m, n, k, lda int }{{6, 16, 5, 1}, {13, 70, 129, 1}, {25, 32, 96, 32}, {7, 64, 384, 64}, {1, 3, 2, 2}} {
+	for _, tc := range []struct{ m, n, k, lda int }{{6, 16, 5, 1}, {13, 70, 129, 1}, {96, 80, 129, 1}, {108, 48, 96, 32}, {30, 64, 3, 1}, {25, 32, 96, 32}, {7, 64, 384, 64}, {1, 3, 2, 2}} {
 		x := randSlice(r, (tc.m-1)*tc.lda+tc.k)
 		w := randSlice(r, tc.n*tc.k) // [n][k] like a PyTorch weight
 		p := Pack(true, tc.k, tc.n, 1, w, tc.k)
@@ -117,6 +117,37 @@ func TestKernelsMatchPortableVersions(t *testing.T) {
 			for i := range got {
 				if math.Abs(float64(got[i]-want[i])) > 1e-4 {
 					t.Fatalf("6x16 k=%d acc=%v: [%d] %v vs %v", k, acc, i, got[i], want[i])
+				}
+			}
+			if useAVX512 {
+				c2 := randSlice(r, 6*32)
+				b2 := randSlice(r, 16*k)
+				got2 := append([]float32(nil), c2...)
+				want2 := append([]float32(nil), c2...)
+				kern6x32(k, a, k, b, b2, got2, 32, acc)
+				kern6x16Go(k, a, k, b, want2, 32, acc)
+				kern6x16Go(k, a, k, b2, want2[16:], 32, acc)
+				for i := range got2 {
+					if math.Abs(float64(got2[i]-want2[i])) > 1e-4 {
+						t.Fatalf("6x32 k=%d acc=%v: [%d] %v vs %v", k, acc, i, got2[i], want2[i])
+					}
+				}
+			}
+			if useAVX512 {
+				a12 := randSlice(r, 11*k+k)
+				c12 := randSlice(r, 12*32)
+				b2 := randSlice(r, 16*k)
+				got12 := append([]float32(nil), c12...)
+				want12 := append([]float32(nil), c12...)
+				kern12x32(k, a12, k, b, b2, got12, 32, acc)
+				for half := range 2 {
+					kern6x16Go(k, a12[half*6*k:], k, b, want12[half*6*32:], 32, acc)
+					kern6x16Go(k, a12[half*6*k:], k, b2, want12[half*6*32+16:], 32, acc)
+				}
+				for i := range got12 {
+					if math.Abs(float64(got12[i]-want12[i])) > 1e-4 {
+						t.Fatalf("12x32 k=%d acc=%v: [%d] %v vs %v", k, acc, i, got12[i], want12[i])
+					}
 				}
 			}
 			got1 := append([]float32(nil), c0[:16]...)
@@ -201,5 +232,79 @@ func BenchmarkGemm64x64x64(b *testing.B) {
 	b.SetBytes(2 * 64 * 64 * 64)
 	for b.Loop() {
 		Gemm(true, 64, 64, 64, 1, x, 64, y, 64, 0, z, 64)
+	}
+}
+
+func TestSELUShiftMatchesScalar(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	shift := randSlice(r, 32)
+	x := make([]float32, 32*50)
+	for i := range x {
+		x[i] = (r.Float32()*2 - 1) * float32([]float64{1e-6, 0.01, 1, 10, 100}[i%5])
+	}
+	x[0], x[1], x[2] = -200, 0, float32(math.Copysign(0, -1))
+	// Rows of 32 take the widest SIMD path, rows of 8 the AVX2 one, rows of 5
+	// the scalar loop.
+	for _, c := range []int{32, 8, 5} {
+		got := append([]float32(nil), x[:c*(len(x)/c)]...)
+		sh := shift[:c]
+		SELUShift(got, sh)
+		for i := range got {
+			w := seluRef(x[i] + sh[i%c])
+			if d := math.Abs(float64(got[i] - w)); d > 4e-7*(1+math.Abs(float64(w))) {
+				t.Fatalf("c=%d x[%d]: got %v, want %v", c, i, got[i], w)
+			}
+		}
+	}
+}
+
+func BenchmarkSELUShift(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x, shift := randSlice(r, 102*64), randSlice(r, 64)
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		SELUShift(x, shift)
+		SELUShift(x, shift) // keep values bounded
+	}
+}
+
+func seluRef(x float32) float32 {
+	if x > 0 {
+		return float32(SELUScale * float64(x))
+	}
+	return float32(SELUScale * SELUAlpha * math.Expm1(float64(x)))
+}
+
+func TestScalarActivationsMatchFloat64(t *testing.T) {
+	for _, x := range []float32{0, -0, 1e-30, -1e-30, 1e-8, -1e-8, 1e-3, -1e-3, 0.1, -0.5, 0.6931, 1, -1, 3, -7.5, 9, -20, 40, -87.5, -200, 200} {
+		if got, want := Tanh(x), float32(math.Tanh(float64(x))); math.Abs(float64(got-want)) > 2e-7*max(1, math.Abs(float64(want))) ||
+			(math.Abs(float64(x)) < 1e-3 && math.Abs(float64(got-want)) > 1e-6*math.Abs(float64(want))) {
+			t.Errorf("Tanh(%v) = %v, want %v", x, got, want)
+		}
+		if got, want := SELU(x), seluRef(x); math.Abs(float64(got-want)) > 3e-7*max(1, math.Abs(float64(want))) {
+			t.Errorf("SELU(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if v := Tanh(float32(math.NaN())); v == v {
+		t.Errorf("Tanh(NaN) = %v", v)
+	}
+}
+
+func TestMaxPool3BiasMatchesLoop(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, c := range []int{8, 24, 64, 5} {
+		groups := 7
+		src := randSlice(r, (3*groups+2)*c) // trailing rows are ignored
+		bias := randSlice(r, c)
+		dst := make([]float32, groups*c)
+		MaxPool3Bias(dst, src, bias, groups)
+		for g := range groups {
+			for i := range c {
+				want := max(src[3*g*c+i], src[(3*g+1)*c+i], src[(3*g+2)*c+i]) + bias[i]
+				if dst[g*c+i] != want {
+					t.Fatalf("c=%d dst[%d][%d]=%v want %v", c, g, i, dst[g*c+i], want)
+				}
+			}
+		}
 	}
 }

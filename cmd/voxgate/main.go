@@ -3,6 +3,8 @@
 //
 //	voxgate serve  [--addr HOST:PORT] [--data DIR] [--models DIR]
 //	voxgate keys   create|list|revoke ...
+//	voxgate audio  inspect FILE [--json]
+//	voxgate models pull|verify [--dir DIR]
 //
 // main only parses flags and wires the store, the service and the HTTP
 // server together; everything else lives in the packages.
@@ -29,6 +31,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the HTTP service", runServe},
 		{"keys", "create, list and revoke API keys (create|list|revoke)", runKeys},
+		{"audio", "inspect a recording: format, duration, speech, SNR (inspect FILE [--json])", runAudio},
+		{"models", "fetch model weights from upstream with SHA-256 checks (pull|verify)", runModels},
 		{"version", "print the version", runVersion},
 	}
 }
