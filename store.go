@@ -82,6 +82,31 @@ type Store interface {
 	// pruneBefore may be deleted on the way.
 	CountRequest(ctx context.Context, keyID, scope string, windowStart, pruneBefore time.Time) (int, error)
 
+	// CreateSession stores a new challenge session.
+	CreateSession(ctx context.Context, tenantID string, s *Session) error
+	// ConsumeSession marks the tenant's session used at time now and
+	// returns it, atomically: of concurrent callers exactly one succeeds.
+	// Returns ESESSIONNOTFOUND when the tenant has no such session and
+	// ESESSIONEXPIRED when it was used before or has expired.
+	ConsumeSession(ctx context.Context, tenantID, id string, now time.Time) (*Session, error)
+	// RecentChallenges returns the user's newest challenges, at most limit.
+	RecentChallenges(ctx context.Context, tenantID, userID string, limit int) ([]string, error)
+	// SweepSessions deletes sessions and tokens that expired before the
+	// given time and returns how many rows went.
+	SweepSessions(ctx context.Context, before time.Time) (int, error)
+
+	// CreateVoiceToken records an issued token.
+	CreateVoiceToken(ctx context.Context, tenantID string, t *VoiceToken) error
+	// ConsumeVoiceToken marks the token used, atomically, if it is unused
+	// and unexpired at now. Returns ENOTFOUND for unknown tokens (or
+	// another tenant's) and ESESSIONEXPIRED for used or expired ones.
+	ConsumeVoiceToken(ctx context.Context, tenantID, jti string, now time.Time) (*VoiceToken, error)
+
+	// SetChallengePhrases replaces the tenant's passphrases.
+	SetChallengePhrases(ctx context.Context, tenantID string, phrases []string, at time.Time) error
+	// ChallengePhrases returns the tenant's passphrases (none: empty).
+	ChallengePhrases(ctx context.Context, tenantID string) ([]string, error)
+
 	// RecordAttempt appends to the audit log.
 	RecordAttempt(ctx context.Context, tenantID string, a *Attempt) error
 	// ListAttempts returns the tenant's newest attempts first, for one user

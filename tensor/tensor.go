@@ -8,7 +8,7 @@
 //
 // The matrix multiply is a packed-panel design: B is laid out in 16-column
 // panels (Pack, once per weight matrix) and a register-blocked micro-kernel
-// computes 6×16 tiles (AVX2+FMA) or 6×32 tiles (AVX-512) of C, reading A in
+// computes 6×16 tiles (AVX2+FMA) or 12×32 tiles (AVX-512) of C, reading A in
 // place with any row stride, including rows that overlap, which lets a
 // convolution read its input without an im2col copy. CPUs without AVX2 and
 // FMA, and other architectures, run the same blocking in portable Go. Gemm

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	t.Run("DeleteProfileRemovesIt", func(t *testing.T) { testDelete(t, open(t)) })
 	runBiometric(t, open)
 	runLimits(t, open)
+	runSessions(t, open)
 }
 
 // MustTenant creates a tenant named name.
