@@ -95,7 +95,7 @@ type Config struct {
 
 // DefaultConfig returns the shipped decision policy.
 func DefaultConfig() Config {
-	return Config{VoiceMargin: 0.05, PhraseMargin: 0.5, MinAcceptSpeech: 0.8, NoisySNR: 10}
+	return Config{VoiceMargin: 0.05, PhraseMargin: 0.1, MinAcceptSpeech: 0.8, NoisySNR: 10}
 }
 
 // Decision is the fused, explained verdict.

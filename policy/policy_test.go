@@ -28,7 +28,7 @@ func TestDecideBranches(t *testing.T) {
 		{"replay beats everything", with(func(e *Evidence) { e.Liveness.Replay = true }), Reject, ReasonReplay, Signals{High, NotChecked, Low}},
 		{"spoof", with(func(e *Evidence) { e.Liveness.SpoofProbability = 0.9 }), Reject, ReasonSpoof, Signals{High, NotChecked, Low}},
 		{"phrase mismatch", with(func(e *Evidence) { e.Phrase = phrase(-3) }), Reject, ReasonPhraseMismatch, Signals{High, Low, High}},
-		{"phrase unclear", with(func(e *Evidence) { e.Phrase = phrase(0.2) }), Retry, ReasonPhraseUnclear, Signals{High, Medium, High}},
+		{"phrase unclear", with(func(e *Evidence) { e.Phrase = phrase(0.05) }), Retry, ReasonPhraseUnclear, Signals{High, Medium, High}},
 		{"voice mismatch", with(func(e *Evidence) { e.Voice.Score = 0.2; e.Voice.Confidence = 0.1 }), Reject, ReasonVoiceMismatch, Signals{Low, NotChecked, High}},
 		{"borderline voice", with(func(e *Evidence) { e.Voice.Score = 0.52 }), Retry, ReasonVoiceUncertain, Signals{Medium, NotChecked, High}},
 		{"borderline in noise", with(func(e *Evidence) { e.Voice.Score = 0.47; e.SNRdB = 4 }), Retry, ReasonTooNoisy, Signals{Medium, NotChecked, High}},
