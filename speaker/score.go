@@ -1,0 +1,176 @@
+package speaker
+
+import (
+	"math"
+	"sort"
+)
+
+// Template is an enrolled voiceprint.
+type Template struct {
+	Vector        []float32 // [Dim], L2-normalised
+	Samples       int       // recordings it was built from
+	SpeechSeconds float64   // sum of the weights given to Enroll
+}
+
+// Enroll builds a template from embeddings of several recordings: the mean
+// of the (normalised) embeddings weighted by weights (typically each
+// recording's net speech seconds), renormalised to unit length. A nil weights
+// slice, or non-positive weights throughout, weighs every embedding equally;
+// a single non-positive weight drops that embedding. Embeddings of the wrong
+// length are skipped. An empty input gives a zero Template.
+func (m *Model) Enroll(embs [][]float32, weights []float64) Template {
+	equal := true
+	for _, w := range weights {
+		if w > 0 {
+			equal = false
+		}
+	}
+	acc := make([]float64, Dim)
+	t := Template{}
+	for i, e := range embs {
+		if len(e) != Dim {
+			continue
+		}
+		w := 1.0
+		if !equal && i < len(weights) {
+			w = weights[i]
+		}
+		if w <= 0 {
+			continue
+		}
+		var n float64
+		for _, v := range e {
+			n += float64(v) * float64(v)
+		}
+		if n == 0 {
+			continue
+		}
+		n = 1 / math.Sqrt(n)
+		for j, v := range e {
+			acc[j] += w * n * float64(v)
+		}
+		t.Samples++
+		if i < len(weights) && weights[i] > 0 {
+			t.SpeechSeconds += weights[i]
+		}
+	}
+	if t.Samples == 0 {
+		return Template{}
+	}
+	t.Vector = make([]float32, Dim)
+	for j, v := range acc {
+		t.Vector[j] = float32(v)
+	}
+	normalize(t.Vector)
+	return t
+}
+
+// Score is the comparison of a probe embedding with a template.
+type Score struct {
+	Raw        float64 // cosine similarity, -1..1
+	Normalized float64 // adaptive s-norm of Raw against the model's cohort
+	Confidence float64 // calibrated probability-like confidence that it is the same speaker, 0..1
+	Tier       string  // "high", "medium" or "low" at the default operating point
+}
+
+// Tiers.
+const (
+	TierLow    = "low"
+	TierMedium = "medium"
+	TierHigh   = "high"
+)
+
+// Score compares probe with template t (both [Dim]); tiers use the default
+// operating point (DefaultTargetFAR). Use Calibrate for another one.
+func (m *Model) Score(t, probe []float32) Score {
+	return m.Calibrate(DefaultTargetFAR).Score(m, t, probe)
+}
+
+// Calibration is an operating point of the model.
+type Calibration struct {
+	TargetFAR float64 // false-accept rate the threshold is chosen for
+	Threshold float64 // accept when Score.Normalized >= Threshold
+	// High is the stricter threshold, chosen for TargetFAR/10, above which
+	// the tier is "high"; between Threshold and High it is "medium".
+	High float64
+}
+
+// Calibrate returns the operating point for targetFAR (clamped to
+// [1e-4, 0.5]).
+func (m *Model) Calibrate(targetFAR float64) Calibration {
+	targetFAR = min(max(targetFAR, 1e-4), 0.5)
+	return Calibration{TargetFAR: targetFAR, Threshold: m.Threshold(targetFAR), High: m.Threshold(targetFAR / 10)}
+}
+
+// Score compares probe with template t at this operating point.
+func (c Calibration) Score(m *Model, t, probe []float32) Score {
+	var s Score
+	if len(t) != Dim || len(probe) != Dim {
+		s.Tier = TierLow
+		s.Normalized = math.Inf(-1)
+		return s
+	}
+	s.Raw = float64(cosine(t, probe))
+	mt, st := m.cohortStats(t)
+	mp, sp := m.cohortStats(probe)
+	s.Normalized = 0.5 * ((s.Raw-mt)/st + (s.Raw-mp)/sp)
+	s.Confidence = 1 / (1 + math.Exp(-(m.calA*s.Normalized + m.calB)))
+	switch {
+	case s.Normalized >= c.High:
+		s.Tier = TierHigh
+	case s.Normalized >= c.Threshold:
+		s.Tier = TierMedium
+	default:
+		s.Tier = TierLow
+	}
+	return s
+}
+
+// Threshold returns the operating threshold on Score.Normalized whose
+// false-accept rate on the model's train-pool nontarget trials is targetFAR:
+// the (1-targetFAR) quantile of their normalised scores, linearly
+// interpolated.
+func (m *Model) Threshold(targetFAR float64) float64 {
+	q := m.nonQuant
+	p := min(max(1-targetFAR, 0), 1) * float64(len(q)-1)
+	i := int(math.Floor(p))
+	if i >= len(q)-1 {
+		return q[len(q)-1]
+	}
+	f := p - float64(i)
+	return q[i] + f*(q[i+1]-q[i])
+}
+
+// cohortStats returns the mean and standard deviation of the topK highest
+// cosine scores of e against the cohort (adaptive s-norm).
+func (m *Model) cohortStats(e []float32) (mean, std float64) {
+	k := len(m.cohort) / Dim
+	scores := make([]float64, k)
+	for i := 0; i < k; i++ {
+		scores[i] = float64(cosine(e, m.cohort[i*Dim:(i+1)*Dim]))
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(scores)))
+	top := scores[:m.topK]
+	for _, v := range top {
+		mean += v
+	}
+	mean /= float64(len(top))
+	for _, v := range top {
+		std += (v - mean) * (v - mean)
+	}
+	std = math.Sqrt(std/float64(len(top))) + 1e-6
+	return mean, std
+}
+
+func cosine(a, b []float32) float32 {
+	var ab, aa, bb float32
+	for i := range a {
+		ab += a[i] * b[i]
+		aa += a[i] * a[i]
+		bb += b[i] * b[i]
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / float32(math.Sqrt(float64(aa)*float64(bb)))
+}

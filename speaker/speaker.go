@@ -1,0 +1,146 @@
+// Package speaker owns speaker verification: it turns speech into a
+// 256-dimensional voiceprint embedding, builds enrollment templates from
+// several recordings, and scores a probe against a template with score
+// normalisation, a calibrated confidence, an operating threshold for a target
+// false-accept rate, and a coarse tier.
+//
+// The shipped model (model.safetensors, embedded in the binary; see
+// MODEL_CARD.md) is a compact TDNN (x-vector style) trained from scratch on
+// ../shared/voice-data/sets/train-pool by train/speaker/train_nn.py:
+//
+//	16 kHz audio -> 64 log-mel bands (package features, 25 ms / 10 ms)
+//	-> speech frames only (caller's mask or the energy detector)
+//	-> per-utterance mean normalisation
+//	-> 5 dilated 1-D convolutions (ReLU, batch norm)
+//	-> mean and standard-deviation pooling over time
+//	-> linear layer to 256 dims -> L2 normalisation.
+//
+// Scores are cosine similarities of embeddings, normalised with adaptive
+// symmetric score normalisation (s-norm) against a cohort of train-pool
+// embeddings shipped in the model file, and mapped to a probability-like
+// confidence by a logistic calibration fitted on held-out train-pool
+// speakers. The same held-out trials give the threshold for any target
+// false-accept rate.
+package speaker
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+
+	"voxgate/features"
+)
+
+// Dim is the length of every embedding.
+const Dim = 256
+
+// DefaultTargetFAR is the false-accept rate the default operating threshold
+// is chosen for.
+const DefaultTargetFAR = 0.01
+
+//go:embed model.safetensors
+var shippedModel []byte
+
+// Model is a loaded speaker model. It is immutable and safe for concurrent
+// use.
+type Model struct {
+	version   string
+	fe        *features.Frontend
+	net       *tdnn
+	minSpeech int // fewer masked speech frames than this: use the energy detector, then all frames
+
+	cohort     []float32 // [K][Dim] normalised cohort embeddings
+	topK       int       // cohort scores kept for adaptive s-norm
+	calA, calB float64   // confidence = sigmoid(calA*normalized + calB)
+	nonQuant   []float64 // ascending normalised nontarget scores of the calibration trials
+
+	pool sync.Pool // *work
+}
+
+// Load returns the model shipped inside the binary.
+func Load() (*Model, error) { return parse(shippedModel) }
+
+// LoadFile reads a model file written by train/speaker/export.py.
+func LoadFile(path string) (*Model, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("speaker: %w", err)
+	}
+	return parse(b)
+}
+
+// Version returns the model_version name, e.g. "gmmsv-v1".
+func (m *Model) Version() string { return m.version }
+
+func parse(b []byte) (*Model, error) {
+	f, err := parseModelFile(b)
+	if err != nil {
+		return nil, err
+	}
+	metaInt := func(k string) (int, error) {
+		v, err := strconv.Atoi(f.meta[k])
+		if err != nil {
+			return 0, fmt.Errorf("speaker: metadata %s=%q: %v", k, f.meta[k], err)
+		}
+		return v, nil
+	}
+	metaFloat := func(k string) (float64, error) {
+		v, err := strconv.ParseFloat(f.meta[k], 64)
+		if err != nil {
+			return 0, fmt.Errorf("speaker: metadata %s=%q: %v", k, f.meta[k], err)
+		}
+		return v, nil
+	}
+	m := &Model{version: f.meta["model_version"]}
+	if m.version == "" {
+		return nil, fmt.Errorf("speaker: model has no model_version")
+	}
+	nmels, err := metaInt("num_mels")
+	if err != nil {
+		return nil, err
+	}
+	if nmels != features.DefaultConfig.NumMels {
+		return nil, fmt.Errorf("speaker: model wants %d mel bands, front end has %d", nmels, features.DefaultConfig.NumMels)
+	}
+	if m.fe, err = features.New(features.DefaultConfig); err != nil {
+		return nil, err
+	}
+	if m.net, err = loadTDNN(f, nmels); err != nil {
+		return nil, err
+	}
+	if m.minSpeech, err = metaInt("min_speech_frames"); err != nil {
+		return nil, err
+	}
+	if m.topK, err = metaInt("snorm_top_k"); err != nil {
+		return nil, err
+	}
+	if m.calA, err = metaFloat("calibration_a"); err != nil {
+		return nil, err
+	}
+	if m.calB, err = metaFloat("calibration_b"); err != nil {
+		return nil, err
+	}
+	if m.cohort, _, err = f.get("snorm.cohort", -1, Dim); err != nil {
+		return nil, err
+	}
+	if m.topK <= 0 || m.topK > len(m.cohort)/Dim {
+		return nil, fmt.Errorf("speaker: s-norm top-k %d outside cohort of %d", m.topK, len(m.cohort)/Dim)
+	}
+	q, _, err := f.get("calibration.nontarget_scores", -1)
+	if err != nil {
+		return nil, err
+	}
+	if len(q) < 2 {
+		return nil, fmt.Errorf("speaker: calibration needs at least two nontarget scores")
+	}
+	m.nonQuant = make([]float64, len(q))
+	for i, v := range q {
+		m.nonQuant[i] = float64(v)
+	}
+	sort.Float64s(m.nonQuant)
+	m.pool.New = func() any { return new(work) }
+	return m, nil
+}

@@ -1,0 +1,332 @@
+package speaker
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"voxgate/audio"
+)
+
+// sharedDir finds ../shared (the voice data) by walking up from the working
+// directory, or VOXGATE_SHARED. Without it the test is skipped, or fails when
+// CI is set.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		cand := filepath.Join(filepath.Dir(dir), "shared")
+		if st, err := os.Stat(filepath.Join(cand, "voice-data")); err == nil && st.IsDir() {
+			return cand
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("shared voice data not found (set VOXGATE_SHARED)")
+	}
+	t.Skip("shared voice data not found beside the repo; set VOXGATE_SHARED to run")
+	return ""
+}
+
+var (
+	loadOnce sync.Once
+	shipped  *Model
+	loadErr  error
+)
+
+func model(t testing.TB) *Model {
+	t.Helper()
+	loadOnce.Do(func() { shipped, loadErr = Load() })
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+	return shipped
+}
+
+func decode(t testing.TB, path string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clip, err := (&audio.Decoder{}).Decode(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clip.Samples
+}
+
+type parityFile struct {
+	ModelVersion string `json:"model_version"`
+	Cases        []struct {
+		Frames    int       `json:"frames"`
+		LogMel    []float32 `json:"logmel"`
+		Mask      []int     `json:"mask"`
+		Embedding []float32 `json:"embedding"`
+	} `json:"cases"`
+	Score struct {
+		Raw        float64 `json:"raw"`
+		Normalized float64 `json:"normalized"`
+	} `json:"score"`
+}
+
+// TestEmbeddingMatchesTrainingCode feeds the log-mel inputs stored by
+// train/speaker/train.py through the Go model and compares the embeddings
+// and s-normalised score with the ones the training code computed.
+func TestEmbeddingMatchesTrainingCode(t *testing.T) {
+	m := model(t)
+	b, err := os.ReadFile("testdata/parity.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pf parityFile
+	if err := json.Unmarshal(b, &pf); err != nil {
+		t.Fatal(err)
+	}
+	if pf.ModelVersion != m.Version() {
+		t.Fatalf("parity file is for %s, model is %s", pf.ModelVersion, m.Version())
+	}
+	var embs [][]float32
+	for i, c := range pf.Cases {
+		mask := make([]bool, len(c.Mask))
+		for j, v := range c.Mask {
+			mask[j] = v != 0
+		}
+		got := make([]float32, Dim)
+		w := m.pool.Get().(*work)
+		m.embedLogMel(w, got, c.LogMel, mask)
+		m.pool.Put(w)
+		var worst float64
+		for j := range got {
+			worst = math.Max(worst, math.Abs(float64(got[j]-c.Embedding[j])))
+		}
+		if worst > 1e-4 {
+			t.Errorf("case %d (%d frames): max |Go - Python| = %g", i, c.Frames, worst)
+		}
+		embs = append(embs, got)
+	}
+	s := m.Score(embs[0], embs[1])
+	if math.Abs(s.Raw-pf.Score.Raw) > 1e-4 || math.Abs(s.Normalized-pf.Score.Normalized) > 1e-3 {
+		t.Errorf("score %+v, want raw %v normalized %v", s, pf.Score.Raw, pf.Score.Normalized)
+	}
+}
+
+func TestEmbedIsUnitLengthAndDeterministic(t *testing.T) {
+	m := model(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, 3*16000)
+	for i := range x {
+		// a voiced-like buzz with noise, loud in the middle second
+		amp := float32(0.01)
+		if i > 16000 && i < 32000 {
+			amp = 0.3
+		}
+		x[i] = amp * (float32(math.Sin(2*math.Pi*150*float64(i)/16000)) + 0.3*float32(rng.NormFloat64()))
+	}
+	a, err := m.Embed(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Embed(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for i := range a {
+		n += float64(a[i]) * float64(a[i])
+		if a[i] != b[i] {
+			t.Fatalf("embedding differs at %d: %v vs %v", i, a[i], b[i])
+		}
+	}
+	if len(a) != Dim || math.Abs(n-1) > 1e-5 {
+		t.Errorf("len %d, squared norm %v", len(a), n)
+	}
+	if _, err := m.Embed(x[:100], nil); err != ErrTooShort {
+		t.Errorf("short audio: err = %v, want ErrTooShort", err)
+	}
+}
+
+func TestEnrollWeighsEmbeddingsBySpeech(t *testing.T) {
+	m := model(t)
+	e1 := make([]float32, Dim)
+	e2 := make([]float32, Dim)
+	e1[0], e2[1] = 2, 1 // e1 not normalised: Enroll normalises each input
+	tests := []struct {
+		name    string
+		weights []float64
+		want0   float64 // expected Vector[0]
+		samples int
+	}{
+		{"equal by default", nil, math.Sqrt(0.5), 2},
+		{"three to one", []float64{3, 1}, 3 / math.Sqrt(10), 2},
+		{"zero weight drops", []float64{0, 5}, 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tp := m.Enroll([][]float32{e1, e2}, tc.weights)
+			if math.Abs(float64(tp.Vector[0])-tc.want0) > 1e-6 || tp.Samples != tc.samples {
+				t.Errorf("template[0] = %v samples %d; want %v, %d", tp.Vector[0], tp.Samples, tc.want0, tc.samples)
+			}
+		})
+	}
+	if tp := m.Enroll(nil, nil); tp.Vector != nil {
+		t.Errorf("empty enrollment gave %+v", tp)
+	}
+}
+
+func TestThresholdTightensWithLowerFAR(t *testing.T) {
+	m := model(t)
+	prev := math.Inf(-1)
+	for _, far := range []float64{0.2, 0.05, 0.01, 0.001} {
+		th := m.Threshold(far)
+		if th < prev {
+			t.Errorf("Threshold(%v) = %v below Threshold of a higher FAR (%v)", far, th, prev)
+		}
+		prev = th
+	}
+	c := m.Calibrate(0.01)
+	if c.High < c.Threshold {
+		t.Errorf("calibration %+v: high tier below accept threshold", c)
+	}
+}
+
+// TestScoreSeparatesRealSpeakers enrolls two LibriSpeech speakers from the
+// dev set and checks each probe scores higher against its own template.
+func TestScoreSeparatesRealSpeakers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes real audio")
+	}
+	root := filepath.Join(sharedDir(t), "voice-data", "corpora", "librispeech", "test-other")
+	m := model(t)
+	spk := []string{"1688", "1998"}
+	files := map[string][]string{}
+	for _, s := range spk {
+		fs, _ := filepath.Glob(filepath.Join(root, s, "*.flac"))
+		if len(fs) < 3 {
+			t.Fatalf("speaker %s: %d files", s, len(fs))
+		}
+		files[s] = fs[:3]
+	}
+	tmpl := map[string]Template{}
+	probe := map[string][]float32{}
+	for _, s := range spk {
+		var embs [][]float32
+		for _, f := range files[s][:2] {
+			e, err := m.Embed(decode(t, f), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			embs = append(embs, e)
+		}
+		tmpl[s] = m.Enroll(embs, nil)
+		e, err := m.Embed(decode(t, files[s][2]), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe[s] = e
+	}
+	for _, s := range spk {
+		for _, o := range spk {
+			sc := m.Score(tmpl[s].Vector, probe[o])
+			t.Logf("template %s probe %s: %+v", s, o, sc)
+			if s == o && (sc.Tier == TierLow || sc.Confidence < 0.5) {
+				t.Errorf("same speaker %s scored %+v", s, sc)
+			}
+			if s != o && sc.Tier != TierLow {
+				t.Errorf("template %s accepted probe %s: %+v", s, o, sc)
+			}
+		}
+	}
+}
+
+func TestModelIsSafeForConcurrentUse(t *testing.T) {
+	m := model(t)
+	x := make([]float32, 16000)
+	for i := range x {
+		x[i] = 0.2 * float32(math.Sin(float64(i)*0.07)*math.Sin(float64(i)*0.0011))
+	}
+	want, err := m.Embed(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := m.Embed(x, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("concurrent embedding differs at %d", i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkEmbed10s measures embedding 10 s of audio on one core; the
+// real-time factor is ns/op / 1e10 (must stay <= 0.02).
+func BenchmarkEmbed10s(b *testing.B) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	m := model(b)
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, 10*16000)
+	for i := range x {
+		x[i] = 0.1*float32(math.Sin(2*math.Pi*120*float64(i)/16000)) + 0.05*float32(rng.NormFloat64())
+	}
+	speech := make([]bool, len(x)/160) // all speech: the worst case
+	for i := range speech {
+		speech[i] = true
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Embed(x, speech); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N)/10, "rtf")
+}
+
+// ExampleModel_Score shows the enroll-then-verify flow.
+func ExampleModel_Score() {
+	m, err := Load()
+	if err != nil {
+		panic(err)
+	}
+	var enrollClips, probeClip [][]float32 // 16 kHz mono recordings
+	_ = probeClip
+	var embs [][]float32
+	var speech []float64
+	for _, c := range enrollClips {
+		e, err := m.Embed(c, nil)
+		if err != nil {
+			continue
+		}
+		embs = append(embs, e)
+		speech = append(speech, float64(len(c))/16000)
+	}
+	t := m.Enroll(embs, speech)
+	_ = t // later: m.Score(t.Vector, probeEmbedding).Tier
+}
