@@ -112,4 +112,8 @@ type Store interface {
 	// ListAttempts returns the tenant's newest attempts first, for one user
 	// when userID is not empty, at most limit.
 	ListAttempts(ctx context.Context, tenantID, userID string, limit int) ([]*Attempt, error)
+	// KeyAttempts returns the attempts made with one key of the tenant since
+	// the given time, oldest first, at most limit, without their detail: the
+	// raw material of usage reports.
+	KeyAttempts(ctx context.Context, tenantID, keyID string, since time.Time, limit int) ([]*Attempt, error)
 }

@@ -80,6 +80,10 @@ type Actor struct {
 	Scope    Scope
 	// Subject, when not empty, is the only user_id this actor may touch.
 	Subject string
+	// Flow, when not empty, names the one browser flow ("enroll" or
+	// "challenge") a client token was minted for; the HTTP layer lets such
+	// an actor reach only that flow's routes.
+	Flow string
 }
 
 // CanActOn returns an error unless the actor may touch the given user.

@@ -206,6 +206,12 @@ func (m *Model) newWorkspace() *workspace {
 func (m *Model) Logits(x []float32) [2]float32 {
 	ws := m.workspaces.Get().(*workspace)
 	defer m.workspaces.Put(ws)
+	m.fill(ws, x)
+	return m.forward(ws)
+}
+
+// fill copies x into the workspace's window as Logits documents.
+func (m *Model) fill(ws *workspace, x []float32) {
 	n := m.cfg.Samples
 	win := ws.x[:n]
 	if len(x) == 0 {
@@ -220,10 +226,11 @@ func (m *Model) Logits(x []float32) [2]float32 {
 			win[i] = 0
 		}
 	}
-	return m.forward(ws)
 }
 
-func (m *Model) forward(ws *workspace) [2]float32 {
+// readout runs the network up to the readout vector that the output layer
+// maps to the logits: [5*GATDims[1]].
+func (m *Model) readout(ws *workspace) []float32 {
 	m.front.forward(ws.x, ws.maps[0], ws.front)
 	for i, b := range m.blocks {
 		b.forward(ws.maps[i], ws.maps[i+1], ws.blocks)
@@ -305,8 +312,7 @@ func (m *Model) forward(ws *workspace) [2]float32 {
 	readout(t1, nt, hidden[0:d], hidden[d:2*d])
 	readout(s1, ns, hidden[2*d:3*d], hidden[3*d:4*d])
 	copy(hidden[4*d:], m1)
-	o := m.out.apply(hidden, 1)
-	return [2]float32{o[0], o[1]}
+	return hidden
 }
 
 // Result is the detector's verdict on one recording.

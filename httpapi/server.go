@@ -16,6 +16,7 @@ import (
 
 	"voxgate"
 	"voxgate/ids"
+	"voxgate/jwtauth"
 	"voxgate/service"
 )
 
@@ -27,6 +28,10 @@ type Server struct {
 	routes []*route
 	ready  []func(context.Context) error
 	now    func() time.Time
+	jwt    *jwtauth.Verifier
+	// metrics are the Prometheus instruments served at /metrics.
+	metrics *metrics
+	cors    corsPolicy
 }
 
 // Options configure a Server.
@@ -35,23 +40,39 @@ type Options struct {
 	// Ready lists extra readiness checks (models loaded, ...) for /readyz,
 	// beside the store's ping.
 	Ready []func(context.Context) error
+	// JWT verifies the bearer tokens of the admin and end-user routes
+	// (/uflow, seed 003); nil answers them 401.
+	JWT *jwtauth.Verifier
+	// CORSOrigins are the origins whose pages may call the API from a
+	// browser (the SDK on a customer's site): exact origins such as
+	// "https://shop.example", or "*" for any. Empty: same origin only.
+	CORSOrigins []string
 }
 
 // New returns a Server over svc with every route registered.
 func New(svc *service.Service, opt Options) *Server {
-	s := &Server{svc: svc, log: opt.Logger, mux: http.NewServeMux(), ready: opt.Ready, now: time.Now}
+	s := &Server{svc: svc, log: opt.Logger, mux: http.NewServeMux(), ready: opt.Ready, now: time.Now, jwt: opt.JWT, metrics: newMetrics(), cors: newCORSPolicy(opt.CORSOrigins)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.registerHealth()
 	s.registerNative()
+	s.registerVerify()
+	s.registerChallenge()
+	s.registerUsage()
+	s.registerAsync()
+	s.registerVoiceID()
+	s.registerUflow()
 	s.registerDocs()
+	s.registerMetrics()
+	s.registerClientTokens()
+	s.registerWeb()
 	s.mux.HandleFunc("/", s.notFound)
 	return s
 }
 
 // Handler returns the root handler with the middleware applied.
-func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }
+func (s *Server) Handler() http.Handler { return s.middleware(s.withCORS(s.mux)) }
 
 // reqInfo is the per-request record the middleware logs once the handler
 // returns; handlers and the auth step fill it in.
@@ -131,6 +152,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 }
 
 func (s *Server) logRequest(ctx context.Context, r *http.Request, rc *reqInfo, sw *statusWriter) {
+	s.metrics.observe(rc.route, sw.status, time.Since(rc.started))
 	level := slog.LevelInfo
 	if sw.status >= 500 {
 		level = slog.LevelError
@@ -171,7 +193,7 @@ func apiKeyFrom(r *http.Request) string {
 // with the resolved Actor available through actorFrom.
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		a, err := s.svc.Authenticate(r.Context(), apiKeyFrom(r))
+		a, err := s.authenticate(r)
 		if err != nil {
 			writeError(w, r, err)
 			return

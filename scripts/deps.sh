@@ -5,7 +5,7 @@
 set -euo pipefail
 
 run_pkgs=(ffmpeg libpocketsphinx-dev pocketsphinx-en-us gcc pkg-config)
-test_pkgs=(sox libsox-fmt-all espeak-ng)
+test_pkgs=(sox libsox-fmt-all espeak-ng chromium)
 
 want=("${run_pkgs[@]}")
 if [ "${1:-run}" = test ]; then

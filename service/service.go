@@ -14,34 +14,118 @@ import (
 	"time"
 
 	"voxgate"
+	"voxgate/engine"
 	"voxgate/ids"
+	"voxgate/policy"
+	"voxgate/seal"
+	"voxgate/voicetoken"
 )
 
 // Service is the application layer. Build it with New.
 type Service struct {
-	store voxgate.Store
-	log   *slog.Logger
-	now   func() time.Time
+	store  voxgate.Store
+	log    *slog.Logger
+	now    func() time.Time
+	engine *engine.Engine
+	sealer *seal.Sealer
+	tokens *voicetoken.Signer
+	cfg    Config
 }
 
-// Options configure a Service. The zero value is usable.
+// Options configure a Service. The zero value is usable for key and profile
+// management; enrollment and verification need Engine and Sealer.
 type Options struct {
 	Logger *slog.Logger
 	// Now replaces the clock in tests.
 	Now func() time.Time
+	// Engine analyses recordings and scores voices.
+	Engine *engine.Engine
+	// Sealer encrypts voiceprints, samples and fingerprints at rest.
+	Sealer *seal.Sealer
+	// Tokens signs voice tokens for the challenge flow.
+	Tokens *voicetoken.Signer
+	// Config holds the policies; zero fields take DefaultConfig's values.
+	Config Config
+}
+
+// Config is the service's policy: gates, limits, learning, retention.
+type Config struct {
+	// RequiredSpeech is the net speech, seconds, enrollment must collect.
+	RequiredSpeech float64
+	EnrollGate     engine.Gate
+	VerifyGate     engine.Gate
+	Decision       policy.Config
+	Limits         policy.Limits
+	Learning       policy.Learning
+	// RatePerMinute and RatePerHour bound requests per API key on the
+	// biometric routes; 0 disables that window.
+	RatePerMinute, RatePerHour int
+	// FingerprintKeep is how many replay fingerprints a profile keeps.
+	FingerprintKeep int
+	// SessionTTL and TokenTTL bound challenge sessions and voice tokens.
+	SessionTTL, TokenTTL time.Duration
+	// DemoKeys lets anyone mint a 24-hour sandbox key (POST /v1/keys/demo).
+	DemoKeys bool
+	// DisableLimits turns attempt limits and rate limits off, and
+	// DisableLearning freezes templates: only for evaluation runs, which
+	// score thousands of trials per profile and must not depend on order.
+	DisableLimits   bool
+	DisableLearning bool
+	// Async configures the asynchronous API and its webhooks (async.go).
+	Async AsyncConfig
+}
+
+// DefaultConfig returns the shipped policies.
+func DefaultConfig() Config {
+	return Config{
+		RequiredSpeech:  10,
+		EnrollGate:      engine.EnrollGate,
+		VerifyGate:      engine.VerifyGate,
+		Decision:        policy.DefaultConfig(),
+		Limits:          policy.DefaultLimits(),
+		Learning:        policy.DefaultLearning(),
+		RatePerMinute:   60,
+		RatePerHour:     1000,
+		FingerprintKeep: 500,
+	}
 }
 
 // New returns a Service over store.
 func New(store voxgate.Store, opt Options) *Service {
-	s := &Service{store: store, log: opt.Logger, now: opt.Now}
+	s := &Service{store: store, log: opt.Logger, now: opt.Now, engine: opt.Engine, sealer: opt.Sealer, tokens: opt.Tokens, cfg: opt.Config}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	def := DefaultConfig()
+	if s.cfg.RequiredSpeech == 0 {
+		s.cfg.RequiredSpeech = def.RequiredSpeech
+	}
+	if s.cfg.EnrollGate == (engine.Gate{}) {
+		s.cfg.EnrollGate = def.EnrollGate
+	}
+	if s.cfg.VerifyGate == (engine.Gate{}) {
+		s.cfg.VerifyGate = def.VerifyGate
+	}
+	if s.cfg.Decision == (policy.Config{}) {
+		s.cfg.Decision = def.Decision
+	}
+	if s.cfg.Limits == (policy.Limits{}) {
+		s.cfg.Limits = def.Limits
+	}
+	if s.cfg.Learning == (policy.Learning{}) {
+		s.cfg.Learning = def.Learning
+	}
+	if s.cfg.FingerprintKeep == 0 {
+		s.cfg.FingerprintKeep = def.FingerprintKeep
+	}
 	return s
 }
+
+// Config returns the service's effective configuration.
+func (s *Service) Config() Config { return s.cfg }
 
 // Ping reports whether the store answers (readiness).
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }

@@ -5,6 +5,8 @@
 //	voxgate keys   create|list|revoke ...
 //	voxgate audio  inspect FILE [--json]
 //	voxgate models pull|verify [--dir DIR]
+//	voxgate eval   SETDIR... [--json] [--plot FILE.png]
+//	voxgate tokens mint|verify|keygen ...
 //
 // main only parses flags and wires the store, the service and the HTTP
 // server together; everything else lives in the packages.
@@ -33,6 +35,8 @@ func commands() []command {
 		{"keys", "create, list and revoke API keys (create|list|revoke)", runKeys},
 		{"audio", "inspect a recording: format, duration, speech, SNR (inspect FILE [--json])", runAudio},
 		{"models", "fetch model weights from upstream with SHA-256 checks (pull|verify)", runModels},
+		{"eval", "measure error rates on CSV sets through the service (SETDIR... [--json] [--plot FILE.png])", runEval},
+		{"tokens", "make and check JWTs for the /uflow routes (mint|verify|keygen)", runTokens},
 		{"version", "print the version", runVersion},
 	}
 }

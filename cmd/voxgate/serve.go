@@ -10,17 +10,33 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"voxgate/httpapi"
+	"voxgate/seal"
 	"voxgate/service"
 	"voxgate/store/sqlite"
+	"voxgate/voicetoken"
 )
 
 // config is the server's configuration from flags and environment.
 type config struct {
 	addr, data, models string
 	shutdownGrace      time.Duration
+	targetFAR          float64
+	ratePerMinute      int
+	ratePerHour        int
+	demoKeys           bool
+	// corsOrigins are the browser origins allowed to call the API (the
+	// pages that embed the SDK); comma-separated, "*" for any.
+	corsOrigins string
+	// webhookAllowPrivate lets webhooks reach private and loopback
+	// addresses; webhookTimeout bounds one delivery attempt.
+	webhookAllowPrivate bool
+	webhookTimeout      time.Duration
+	// jwt verifies the tokens of the /uflow admin and end-user routes.
+	jwt jwtConfig
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,6 +46,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.data, "data", envOr("VOXGATE_DATA", "./data"), "data `DIR`: database, keys (env VOXGATE_DATA)")
 	fs.StringVar(&cfg.models, "models", envOr("VOXGATE_MODELS", ""), "models `DIR` (env VOXGATE_MODELS; default ./models, then ../shared/models)")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	fs.Float64Var(&cfg.targetFAR, "far", 0.01, "target false-accept rate of the voice threshold")
+	fs.IntVar(&cfg.ratePerMinute, "rate-minute", 60, "biometric requests per API key per minute (0: unlimited)")
+	fs.IntVar(&cfg.ratePerHour, "rate-hour", 1000, "biometric requests per API key per hour (0: unlimited)")
+	fs.StringVar(&cfg.corsOrigins, "cors-origin", envOr("VOXGATE_CORS_ORIGINS", ""), "comma-separated `ORIGINS` whose pages may call the API with the browser SDK, e.g. https://shop.example (\"*\": any; default: same origin only; env VOXGATE_CORS_ORIGINS)")
+	fs.BoolVar(&cfg.demoKeys, "demo-keys", envOr("VOXGATE_DEMO_KEYS", "") == "1", "let anyone mint 24-hour sandbox keys at POST /v1/keys/demo (env VOXGATE_DEMO_KEYS=1)")
+	fs.BoolVar(&cfg.webhookAllowPrivate, "webhook-allow-private", envOr("VOXGATE_WEBHOOK_ALLOW_PRIVATE", "") == "1", "let webhooks target private, loopback and link-local addresses (receivers on your own network; env VOXGATE_WEBHOOK_ALLOW_PRIVATE=1)")
+	fs.DurationVar(&cfg.webhookTimeout, "webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take")
+	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
@@ -75,14 +99,36 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	if err != nil {
 		return err
 	}
+	jwtv, err := cfg.jwt.verifier()
+	if err != nil {
+		return fmt.Errorf("JWT keys: %w", err)
+	}
 	db, err := openStore(ctx, cfg.data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	svc := service.New(db, service.Options{Logger: log})
-	api := httpapi.New(svc, httpapi.Options{Logger: log})
+	eng, err := buildEngine(models, cfg.targetFAR, log)
+	if err != nil {
+		return err
+	}
+	sealer, err := loadSealer(cfg.data)
+	if err != nil {
+		return err
+	}
+	tokens, err := voicetoken.LoadOrCreate(cfg.data)
+	if err != nil {
+		return err
+	}
+	scfg := service.DefaultConfig()
+	scfg.RatePerMinute, scfg.RatePerHour = cfg.ratePerMinute, cfg.ratePerHour
+	scfg.DemoKeys = cfg.demoKeys
+	scfg.Async.AllowPrivate = cfg.webhookAllowPrivate
+	scfg.Async.Timeout = cfg.webhookTimeout
+	scfg.Async.ShutdownGrace = cfg.shutdownGrace
+	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg})
+	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, CORSOrigins: splitList(cfg.corsOrigins)})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -97,12 +143,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("voxgate listening", "addr", ln.Addr().String(), "data", cfg.data, "models", models, "version", version)
+	log.Info("voxgate listening", "addr", ln.Addr().String(), "data", cfg.data, "models", models, "engine", eng.String(), "version", version)
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go sweep(ctx, svc, log)
+	asyncDone := make(chan error, 1)
+	go func() { asyncDone <- svc.RunAsync(ctx) }()
 	select {
 	case err := <-errc:
 		return err
@@ -114,6 +163,58 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	<-asyncDone // jobs and webhook deliveries in flight finish (or are left to their leases)
 	log.Info("stopped")
 	return nil
+}
+
+// loadSealer returns the voiceprint sealer: keys from VOXGATE_VOICEPRINT_KEY
+// (hex, comma-separated, the first sealing, all opening: rotation), else the
+// key file in the data directory, created with mode 0600 at first start.
+func loadSealer(dataDir string) (*seal.Sealer, error) {
+	if env := os.Getenv("VOXGATE_VOICEPRINT_KEY"); env != "" {
+		var keys [][]byte
+		for _, part := range strings.Split(env, ",") {
+			k, err := seal.ParseKey(strings.TrimSpace(part))
+			if err != nil {
+				return nil, fmt.Errorf("VOXGATE_VOICEPRINT_KEY: %w", err)
+			}
+			keys = append(keys, k)
+		}
+		return seal.New(keys...)
+	}
+	k, err := seal.LoadOrCreateKey(filepath.Join(dataDir, "voiceprint.key"))
+	if err != nil {
+		return nil, err
+	}
+	return seal.New(k)
+}
+
+// sweep deletes expired sessions and tokens every minute until ctx ends.
+func sweep(ctx context.Context, svc *service.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := svc.SweepExpired(ctx); err != nil {
+				log.Warn("sweeping expired sessions failed", "err", err)
+			} else if n > 0 {
+				log.Info("swept expired sessions and tokens", "rows", n)
+			}
+		}
+	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"voxgate"
 )
@@ -191,6 +192,27 @@ func (s *DB) ListAttempts(ctx context.Context, tenantID, userID string, limit in
 		var a voxgate.Attempt
 		var created int64
 		if err := rows.Scan(&a.ID, &a.UserID, &a.KeyID, &created, &a.Kind, &a.Decision, &a.Reason, &a.Detail, &a.LatencyMs); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = fromMillis(created)
+		out = append(out, &a)
+	}
+	return out, rows.Err()
+}
+
+// KeyAttempts implements voxgate.Store.
+func (s *DB) KeyAttempts(ctx context.Context, tenantID, keyID string, since time.Time, limit int) ([]*voxgate.Attempt, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, key_id, created_at, kind, decision, reason, latency_ms FROM attempts
+		WHERE tenant_id = ? AND key_id = ? AND created_at >= ? ORDER BY created_at, id LIMIT ?`, tenantID, keyID, millis(since), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*voxgate.Attempt
+	for rows.Next() {
+		var a voxgate.Attempt
+		var created int64
+		if err := rows.Scan(&a.ID, &a.UserID, &a.KeyID, &created, &a.Kind, &a.Decision, &a.Reason, &a.LatencyMs); err != nil {
 			return nil, err
 		}
 		a.CreatedAt = fromMillis(created)

@@ -17,6 +17,7 @@ func runBiometric(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	t.Run("VoiceprintWritesAreOptimistic", func(t *testing.T) { testVoiceprint(t, open(t)) })
 	t.Run("FingerprintsKeepNewest", func(t *testing.T) { testFingerprints(t, open(t)) })
 	t.Run("DeleteRemovesBiometricsKeepsAudit", func(t *testing.T) { testDeleteBiometrics(t, open(t)) })
+	t.Run("KeyAttemptsForUsage", func(t *testing.T) { testKeyAttempts(t, open(t)) })
 }
 
 func sample(user string, speech float64, at time.Time) *voxgate.Sample {
@@ -148,5 +149,23 @@ func testDeleteBiometrics(t *testing.T, s voxgate.Store) {
 	}
 	if l, _ := s.ListAttempts(ctx, a.ID, "alice", 10); len(l) != 1 || l[0].Decision != "accept" {
 		t.Fatalf("audit log lost with the profile: %v", l)
+	}
+}
+
+func testKeyAttempts(t *testing.T, s voxgate.Store) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	b := MustTenant(t, s, "b")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for i, key := range []string{"k1", "k1", "k2", "k1"} {
+		s.RecordAttempt(ctx, a.ID, &voxgate.Attempt{ID: ids.UUID(), UserID: "u", KeyID: key, CreatedAt: now.Add(time.Duration(i) * time.Second),
+			Kind: "verify", Decision: "accept", Detail: `{"secret":"x"}`, LatencyMs: float64(i)})
+	}
+	got, err := s.KeyAttempts(ctx, a.ID, "k1", now.Add(500*time.Millisecond), 10)
+	if err != nil || len(got) != 2 || got[0].LatencyMs != 1 || got[1].LatencyMs != 3 || got[0].Detail != "" {
+		t.Fatalf("KeyAttempts = %v, %v", got, err)
+	}
+	if got, _ := s.KeyAttempts(ctx, b.ID, "k1", now.Add(-time.Hour), 10); len(got) != 0 {
+		t.Fatal("tenant b sees tenant a's attempts")
 	}
 }

@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	runBiometric(t, open)
 	runLimits(t, open)
 	runSessions(t, open)
+	runQueue(t, open)
 }
 
 // MustTenant creates a tenant named name.

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"voxgate/audio"
+	"voxgate/engine"
+	"voxgate/phrase"
+	"voxgate/seal"
+)
+
+// engineBundle is the engine with a note of what was loaded, for logs and
+// readiness.
+type engineBundle struct {
+	*engine.Engine
+	loaded []string
+}
+
+// buildEngine loads every model the models folder offers. The speaker model
+// ships inside the binary; the VAD, anti-spoofing and phrase models are
+// optional and the engine degrades, saying so, without them.
+func buildEngine(modelsDir string, targetFAR float64, log *slog.Logger) (engineBundle, error) {
+	vadModel, err := engine.LoadVAD(modelsDir)
+	if err != nil {
+		return engineBundle{}, err
+	}
+	eng, err := engine.New(engine.Analyzer{Decoder: &audio.Decoder{}, VAD: vadModel}, targetFAR)
+	if err != nil {
+		return engineBundle{}, err
+	}
+	b := engineBundle{Engine: eng, loaded: []string{"speaker " + eng.Speaker.Version()}}
+	if vadModel != nil {
+		b.loaded = append(b.loaded, "silero-vad")
+	} else {
+		log.Warn("no Silero VAD in the models folder: using the energy detector (run `voxgate models pull`)", "models", modelsDir)
+	}
+	if r, err := phrase.Open("", phrase.Options{}); err != nil {
+		log.Warn("no speech recogniser: phrase checks and challenges are unavailable", "err", err)
+	} else {
+		eng.Phrase = r
+		b.loaded = append(b.loaded, "pocketsphinx")
+	}
+	return b, nil
+}
+
+func (b engineBundle) String() string { return strings.Join(b.loaded, ", ") }
+
+func newSealer(key []byte) (*seal.Sealer, error) { return seal.New(key) }
+
+// progress draws a progress bar on stderr when stderr is a terminal.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	name  string
+	n, of int
+	tty   bool
+}
+
+func newProgress(w io.Writer, name string, of int) *progress {
+	p := &progress{w: w, name: name, of: of}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) add(k int) {
+	if !p.tty {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n += k
+	if p.n%10 != 0 && p.n != p.of {
+		return
+	}
+	const width = 30
+	fill := width * p.n / max(1, p.of)
+	fmt.Fprintf(p.w, "\r%-16s [%s%s] %3d%% %d/%d", p.name, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), 100*p.n/max(1, p.of), p.n, p.of)
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"voxgate"
+	"voxgate/jwtauth"
+)
+
+// jwtConfig is how the operator configures the verification of the JWTs
+// of the admin and end-user routes (seed 003): an HS256 secret file, or a
+// file of RS256 / EdDSA public keys (PEM or JWKS), plus the expected issuer
+// and audience. serve and `tokens verify` share it.
+type jwtConfig struct {
+	secretFile, publicKeys string
+	issuer, audience       string
+	maxLifetime            time.Duration
+}
+
+// register adds the --jwt-* flags to fs, with environment defaults.
+func (c *jwtConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.secretFile, "jwt-hs256-secret-file", envOr("VOXGATE_JWT_HS256_SECRET_FILE", ""),
+		"`FILE` holding the HS256 secret (at least 32 bytes) of /uflow tokens (env VOXGATE_JWT_HS256_SECRET_FILE)")
+	fs.StringVar(&c.publicKeys, "jwt-public-keys", envOr("VOXGATE_JWT_PUBLIC_KEYS", ""),
+		"`FILE` of RS256/EdDSA public keys of /uflow tokens: PEM blocks or a JWKS document (env VOXGATE_JWT_PUBLIC_KEYS)")
+	fs.StringVar(&c.issuer, "jwt-issuer", envOr("VOXGATE_JWT_ISSUER", ""), "required iss of /uflow tokens (env VOXGATE_JWT_ISSUER)")
+	fs.StringVar(&c.audience, "jwt-audience", envOr("VOXGATE_JWT_AUDIENCE", ""), "required aud of /uflow tokens (env VOXGATE_JWT_AUDIENCE)")
+	fs.DurationVar(&c.maxLifetime, "jwt-max-lifetime", 0, "refuse /uflow tokens valid for longer than this (0: no limit)")
+}
+
+// verifier builds the configured verifier: nil (the /uflow routes answer
+// 401) when no key is configured, an error when both kinds are.
+func (c *jwtConfig) verifier() (*jwtauth.Verifier, error) {
+	opt := jwtauth.Options{Issuer: c.issuer, Audience: c.audience, MaxLifetime: c.maxLifetime}
+	switch {
+	case c.secretFile != "" && c.publicKeys != "":
+		return nil, errors.New("give either --jwt-hs256-secret-file or --jwt-public-keys, not both: one verifier accepts one key family")
+	case c.secretFile != "":
+		secret, err := jwtauth.LoadSecret(c.secretFile)
+		if err != nil {
+			return nil, err
+		}
+		return jwtauth.NewHMAC(secret, opt)
+	case c.publicKeys != "":
+		keys, err := jwtauth.LoadPublicKeys(c.publicKeys)
+		if err != nil {
+			return nil, err
+		}
+		return jwtauth.NewPublic(keys, opt)
+	}
+	return nil, nil
+}
+
+func runTokens(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: voxgate tokens mint|verify|keygen [flags]")
+		return errUsage
+	}
+	switch args[0] {
+	case "mint":
+		return tokensMint(args[1:], stdout, stderr)
+	case "verify":
+		return tokensVerify(args[1:], stdout, stderr)
+	case "keygen":
+		return tokensKeygen(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "voxgate tokens: unknown action %q (mint|verify|keygen)\n", args[0])
+	return errUsage
+}
+
+// tokensMint signs a token with the operator's key, as the operator's
+// identity system would, for tests and integration work.
+func tokensMint(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("tokens mint", stderr)
+	role := fs.String("role", "", "admin or user")
+	sub := fs.String("sub", "", "the token's subject: the end user (role user) or the administrator (role admin)")
+	tenant := fs.String("tenant", "", "tenant `NAME` (or ID)")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime")
+	keyFile := fs.String("key", "", "sign with this RS256/EdDSA private key `FILE` (PEM)")
+	secretFile := fs.String("secret-file", envOr("VOXGATE_JWT_HS256_SECRET_FILE", ""), "sign HS256 with the secret in `FILE` (env VOXGATE_JWT_HS256_SECRET_FILE)")
+	kid := fs.String("kid", "", "kid header (default: the key file's kid header, if any)")
+	iss := fs.String("iss", envOr("VOXGATE_JWT_ISSUER", ""), "iss claim (env VOXGATE_JWT_ISSUER)")
+	aud := fs.String("aud", envOr("VOXGATE_JWT_AUDIENCE", ""), "aud claim (env VOXGATE_JWT_AUDIENCE)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		if errors.Is(err, errHelp) {
+			return nil
+		}
+		return err
+	}
+	switch {
+	case *role != string(jwtauth.RoleAdmin) && *role != string(jwtauth.RoleUser):
+		fmt.Fprintln(stderr, "voxgate tokens mint: --role admin or --role user is required")
+		return errUsage
+	case *sub == "" || *tenant == "":
+		fmt.Fprintln(stderr, "voxgate tokens mint: --sub and --tenant are required")
+		return errUsage
+	case *ttl <= 0:
+		fmt.Fprintln(stderr, "voxgate tokens mint: --ttl must be positive")
+		return errUsage
+	}
+	if err := voxgate.ValidateUserID(*sub); err != nil {
+		return fmt.Errorf("--sub: %s", voxgate.ErrorMessage(err))
+	}
+	var key jwtauth.SigningKey
+	var err error
+	switch {
+	case *keyFile != "":
+		key, err = jwtauth.LoadSigningKey(*keyFile)
+	case *secretFile != "":
+		var secret []byte
+		if secret, err = jwtauth.LoadSecret(*secretFile); err == nil {
+			key, err = jwtauth.HMACKey(secret)
+		}
+	default:
+		fmt.Fprintln(stderr, "voxgate tokens mint: give --key FILE (RS256/EdDSA private key) or --secret-file FILE (HS256)")
+		return errUsage
+	}
+	if err != nil {
+		return err
+	}
+	if *kid != "" {
+		key.ID = *kid
+	}
+	now := time.Now()
+	tok, err := key.Sign(jwtauth.Mint{Subject: *sub, Tenant: *tenant, Role: jwtauth.Role(*role), TTL: *ttl, Issuer: *iss, Audience: *aud, Now: now})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{
+			"token": tok, "alg": key.Alg(), "role": *role, "sub": *sub, "tenant": *tenant,
+			"expires_at": now.Add(*ttl).UTC().Truncate(time.Second),
+		})
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// tokensVerify checks a token as `voxgate serve` would with the same
+// --jwt-* flags (except the tenant lookup) and prints its claims.
+func tokensVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("tokens verify", stderr)
+	var jc jwtConfig
+	jc.register(fs)
+	if err := parse(fs, args); err != nil {
+		if errors.Is(err, errHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: voxgate tokens verify [--jwt-... flags] TOKEN (- reads it from stdin)")
+		return errUsage
+	}
+	v, err := jc.verifier()
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		fmt.Fprintln(stderr, "voxgate tokens verify: give --jwt-hs256-secret-file or --jwt-public-keys")
+		return errUsage
+	}
+	tok := fs.Arg(0)
+	if tok == "-" {
+		line, err := bufio.NewReader(io.LimitReader(os.Stdin, jwtauth.MaxTokenLen+2)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		tok = line
+	}
+	c, err := v.Verify(strings.TrimSpace(tok))
+	if err != nil {
+		return errors.New(voxgate.ErrorMessage(err))
+	}
+	return json.NewEncoder(stdout).Encode(map[string]any{
+		"valid": true, "sub": c.Subject, "tenant": c.Tenant, "role": c.Role, "jti": c.ID, "iss": c.Issuer,
+		"kid": c.KeyID, "iat": c.IssuedAt.UTC(), "exp": c.ExpiresAt.UTC(),
+	})
+}
+
+// tokensKeygen makes a key to try the /uflow routes with: an HS256 secret
+// file, or an RS256 / EdDSA private key (FILE) and its public key
+// (FILE.pub) for --jwt-public-keys.
+func tokensKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("tokens keygen", stderr)
+	alg := fs.String("alg", jwtauth.AlgEdDSA, "HS256, RS256 or EdDSA")
+	out := fs.String("out", "", "write the secret or private key to `FILE` (and the public key to FILE.pub)")
+	kid := fs.String("kid", "", "name the key (a kid header in both PEM files)")
+	if err := parse(fs, args); err != nil {
+		if errors.Is(err, errHelp) {
+			return nil
+		}
+		return err
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "voxgate tokens keygen: --out FILE is required")
+		return errUsage
+	}
+	var headers map[string]string
+	if *kid != "" {
+		headers = map[string]string{"kid": *kid}
+	}
+	var priv crypto.Signer
+	switch *alg {
+	case jwtauth.AlgHS256:
+		var b [32]byte // 256 bits, written as 43 base64url characters
+		rand.Read(b[:])
+		if err := writeNew(*out, []byte(base64.RawURLEncoding.EncodeToString(b[:])+"\n"), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote HS256 secret %s\n", *out)
+		return nil
+	case jwtauth.AlgEdDSA:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		priv = k
+	case jwtauth.AlgRS256:
+		k, err := rsa.GenerateKey(rand.Reader, 3072)
+		if err != nil {
+			return err
+		}
+		priv = k
+	default:
+		fmt.Fprintf(stderr, "voxgate tokens keygen: --alg must be HS256, RS256 or EdDSA, not %q\n", *alg)
+		return errUsage
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return err
+	}
+	if err := writeNew(*out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: headers, Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	if err := writeNew(*out+".pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Headers: headers, Bytes: pubDER}), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s private key %s and public key %s.pub\n", *alg, *out, *out)
+	return nil
+}
+
+// writeNew writes a file that must not exist yet.
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"voxgate/phrase"
+	"voxgate/replay"
+	"voxgate/speaker"
+	"voxgate/vad"
+)
+
+// Engine holds the loaded models and turns analysed recordings into
+// evidence. It is safe for concurrent use.
+type Engine struct {
+	Analyzer
+	Speaker *speaker.Model
+	// Calibration is the speaker operating point (the configured target
+	// false-accept rate).
+	Calibration speaker.Calibration
+	// Spoof detects synthetic speech; nil when no anti-spoofing model is
+	// loaded (the liveness signal then never reaches "high").
+	Spoof SpoofDetector
+	// Phrase checks spoken phrases; nil when no recogniser is available.
+	Phrase PhraseChecker
+}
+
+// SpoofDetector scores how likely a recording is synthetic speech.
+type SpoofDetector interface {
+	// Spoof returns the calibrated probability that samples (16 kHz mono)
+	// are synthetic, and the threshold at or above which they are treated
+	// as a spoof.
+	Spoof(ctx context.Context, samples []float32) (probability, threshold float64, err error)
+}
+
+// PhraseChecker verifies that a prompt was spoken; *phrase.Recognizer is
+// the implementation.
+type PhraseChecker interface {
+	// Check scores how well samples (16 kHz mono, from audio at
+	// sourceRate) match prompt; higher is better, and the result's
+	// threshold is the operating point on the same scale.
+	Check(ctx context.Context, samples []float32, sourceRate int, prompt string) (phrase.Result, error)
+	// Speakable returns an error naming the words of prompt the recogniser
+	// cannot check.
+	Speakable(prompt string) error
+}
+
+// PhraseResult is a phrase check's outcome.
+type PhraseResult = phrase.Result
+
+// New returns an Engine with the shipped speaker model at the given target
+// false-accept rate.
+func New(an Analyzer, targetFAR float64) (*Engine, error) {
+	m, err := speaker.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load speaker model: %w", err)
+	}
+	return &Engine{Analyzer: an, Speaker: m, Calibration: m.Calibrate(targetFAR)}, nil
+}
+
+// maskFrame is the speaker model's speech-mask frame: 10 ms at 16 kHz.
+const maskFrame = 160
+
+// Embed returns the speaker embedding of the analysed recording's speech.
+func (e *Engine) Embed(a *Analysis) ([]float32, error) {
+	mask := vad.Mask(a.Speech, len(a.Clip.Samples)/maskFrame, maskFrame)
+	return e.Speaker.Embed(a.Clip.Samples, mask)
+}
+
+// Score compares a probe embedding with a template at the engine's
+// operating point.
+func (e *Engine) Score(template, probe []float32) speaker.Score {
+	return e.Calibration.Score(e.Speaker, template, probe)
+}
+
+// Fingerprint returns the replay fingerprint of the recording.
+func (e *Engine) Fingerprint(a *Analysis) replay.Fingerprint {
+	return replay.Compute(a.Clip.Samples)
+}

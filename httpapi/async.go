@@ -1,0 +1,257 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"voxgate"
+	"voxgate/audio"
+	"voxgate/service"
+	"voxgate/webhook"
+)
+
+// The asynchronous API (seed 002): enrollments and verifications submitted
+// as JSON with base64 audio, answered 202 at once, their results POSTed to
+// the organisation's webhook. {orgId} is the tenant's name or ID; a key of
+// another organisation gets 404.
+
+// maxAsyncBody bounds a submission: the base64 of the audio limit (4/3 of
+// it) plus room for the other fields.
+const maxAsyncBody = audio.DefaultMaxBytes/3*4 + 1<<20
+
+var asyncRequestSchema = schema{"type": "object", "required": []string{"voice_data", "request_uuid", "external_id"},
+	"properties": schema{
+		"voice_data":         schema{"type": "string", "format": "byte", "description": "base64 WAV or MP3 (FLAC, Ogg, WebM, AAC/M4A also accepted)"},
+		"request_uuid":       schema{"type": "string", "format": "uuid", "description": "idempotency key: the same UUID twice is one job"},
+		"external_id":        schema{"type": "string", "description": "the user's identifier (the profile's user_id)"},
+		"language":           schema{"type": "string", "default": service.DefaultLanguage},
+		"device_fingerprint": schema{"type": "string"},
+		"device_type":        schema{"type": "integer", "enum": []int{0, 1, 2, 3}, "description": "0 unknown, 1 mobile, 2 desktop, 3 IP phone"},
+	}}
+
+var acceptedSchema = schema{"type": "object", "required": []string{"callback_url", "message"}, "properties": schema{
+	"callback_url": schema{"type": "string", "format": "uri"},
+	"message":      schema{"type": "string", "const": service.AcceptedMessage},
+}}
+
+var webhookSchema = schema{"type": "object", "properties": schema{
+	"url":        schema{"type": "string", "format": "uri"},
+	"secret":     schema{"type": "string", "description": "only in the answer that generated it: store it now"},
+	"created_at": schema{"type": "string", "format": "date-time"},
+	"updated_at": schema{"type": "string", "format": "date-time"},
+	"signature":  schema{"type": "object", "description": "how deliveries are signed"},
+}}
+
+var deliverySchema = schema{"type": "object", "properties": schema{
+	"id": schema{"type": "string"}, "event_type": schema{"type": "string"},
+	"status":          schema{"type": "string", "enum": []string{"pending", "delivered", "dead"}},
+	"attempts":        schema{"type": "integer"},
+	"last_status":     schema{"type": "integer"},
+	"last_error":      schema{"type": "string"},
+	"created_at":      schema{"type": "string", "format": "date-time"},
+	"next_attempt_at": schema{"type": []string{"string", "null"}, "format": "date-time"},
+	"delivered_at":    schema{"type": []string{"string", "null"}, "format": "date-time"},
+	"payload":         schema{"type": "object"},
+}}
+
+func (s *Server) registerAsync() {
+	submit := func(kind, what string) operation {
+		return operation{
+			id: what, summary: "Submit an asynchronous " + kind + "; the result is POSTed to the organisation's webhook", tag: "async", auth: authAPIKey,
+			request: jsonBody(asyncRequestSchema), response: map[int]*body{202: jsonBody(acceptedSchema)},
+		}
+	}
+	s.handle("POST", "/organisations/{orgId}/enrollments", submit("enrollment", "asyncEnroll"), s.authed(s.asyncSubmit(voxgate.JobEnroll)))
+	s.handle("POST", "/organisations/{orgId}/verifications", submit("verification", "asyncVerify"), s.authed(s.asyncSubmit(voxgate.JobVerify)))
+	s.handle("PUT", "/organisations/{orgId}/webhook", operation{
+		id: "putWebhook", summary: "Configure the webhook results are POSTed to (a secret is generated when none is given; admin)", tag: "async", auth: authAPIKey,
+		request: jsonBody(schema{"type": "object", "required": []string{"url"}, "properties": schema{
+			"url": schema{"type": "string", "format": "uri"}, "secret": schema{"type": "string", "minLength": 16, "maxLength": 256}}}),
+		response: map[int]*body{200: jsonBody(webhookSchema)},
+	}, s.authed(s.putWebhook))
+	s.handle("GET", "/organisations/{orgId}/webhook", operation{
+		id: "getWebhook", summary: "The configured webhook, without its secret (admin)", tag: "async", auth: authAPIKey,
+		response: map[int]*body{200: jsonBody(webhookSchema)},
+	}, s.authed(s.getWebhook))
+	s.handle("GET", "/organisations/{orgId}/webhook/deliveries", operation{
+		id: "listDeliveries", summary: "Webhook deliveries, newest first (?status=pending|delivered|dead&limit=50; admin)", tag: "async", auth: authAPIKey,
+		response: map[int]*body{200: jsonBody(schema{"type": "object", "properties": schema{
+			"deliveries": schema{"type": "array", "items": deliverySchema}}})},
+	}, s.authed(s.listDeliveries))
+	s.handle("POST", "/organisations/{orgId}/webhook/deliveries/{id}/redeliver", operation{
+		id: "redeliver", summary: "Queue a delivery again now, with a fresh retry window (admin)", tag: "async", auth: authAPIKey,
+		response: map[int]*body{202: jsonBody(deliverySchema)},
+	}, s.authed(s.redeliver))
+}
+
+// asyncRequest is the JSON body of a submission.
+type asyncRequest struct {
+	VoiceData         string `json:"voice_data"`
+	RequestUUID       string `json:"request_uuid"`
+	ExternalID        string `json:"external_id"`
+	Language          string `json:"language"`
+	DeviceFingerprint string `json:"device_fingerprint"`
+	DeviceType        *int   `json:"device_type"`
+}
+
+func (s *Server) asyncSubmit(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req asyncRequest
+		if err := decodeJSON(w, r, maxAsyncBody, &req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		sreq := service.AsyncRequest{
+			Org: r.PathValue("orgId"), Kind: kind, RequestUUID: req.RequestUUID, ExternalID: req.ExternalID,
+			Language: req.Language, DeviceFingerprint: req.DeviceFingerprint,
+		}
+		if req.DeviceType != nil {
+			sreq.DeviceType = *req.DeviceType
+		}
+		if req.VoiceData != "" {
+			b, err := decodeBase64(req.VoiceData)
+			if err != nil {
+				writeError(w, r, voxgate.Errorf(voxgate.EINVALID, "voice_data must be base64-encoded audio"))
+				return
+			}
+			sreq.Audio = b
+		}
+		res, err := s.svc.SubmitAsync(r.Context(), actorFrom(r), sreq)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"callback_url": res.CallbackURL, "message": service.AcceptedMessage})
+	}
+}
+
+// decodeBase64 reads standard or URL-safe base64, padded or not, with or
+// without a data: URL prefix and line breaks (what browsers and mobile
+// SDKs produce).
+func decodeBase64(s string) ([]byte, error) {
+	if strings.HasPrefix(s, "data:") {
+		if _, rest, ok := strings.Cut(s, ","); ok {
+			s = rest
+		}
+	}
+	if strings.ContainsAny(s, "\r\n \t") {
+		s = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	enc := base64.StdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.URLEncoding
+	}
+	if !strings.HasSuffix(s, "=") && len(s)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	return enc.DecodeString(s)
+}
+
+// signatureDoc tells a tenant, in the webhook answer, how to check
+// deliveries.
+var signatureDoc = map[string]string{
+	"algorithm":        "HMAC-SHA256",
+	"signed_payload":   "<X-Voxgate-Timestamp>.<raw body>",
+	"signature_header": webhook.HeaderSignature + ": v1=<hex digest>",
+	"timestamp_header": webhook.HeaderTimestamp + ": <Unix seconds>",
+	"delivery_header":  webhook.HeaderDelivery + ": <delivery id, stable across retries: dedupe on it>",
+	"event_header":     webhook.HeaderEvent + ": verification.completed | enrollment.completed",
+}
+
+type webhookResponse struct {
+	URL       string            `json:"url"`
+	Secret    string            `json:"secret,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	Signature map[string]string `json:"signature"`
+}
+
+func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		URL    string `json:"url"`
+		Secret string `json:"secret"`
+	}
+	if err := decodeJSON(w, r, maxJSONBody, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cfg, err := s.svc.SetWebhook(r.Context(), actorFrom(r), r.PathValue("orgId"), req.URL, req.Secret)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, webhookResponse{URL: cfg.URL, Secret: cfg.Secret, CreatedAt: cfg.CreatedAt, UpdatedAt: cfg.UpdatedAt, Signature: signatureDoc})
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
+	cfg, err := s.svc.Webhook(r.Context(), actorFrom(r), r.PathValue("orgId"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, webhookResponse{URL: cfg.URL, CreatedAt: cfg.CreatedAt, UpdatedAt: cfg.UpdatedAt, Signature: signatureDoc})
+}
+
+type deliveryJSON struct {
+	ID            string          `json:"id"`
+	EventType     string          `json:"event_type"`
+	Status        string          `json:"status"`
+	Attempts      int             `json:"attempts"`
+	LastStatus    int             `json:"last_status,omitempty"`
+	LastError     string          `json:"last_error,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	NextAttemptAt *time.Time      `json:"next_attempt_at"`
+	DeliveredAt   *time.Time      `json:"delivered_at"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+func deliveryView(d *voxgate.Delivery) deliveryJSON {
+	out := deliveryJSON{ID: d.ID, EventType: d.Event, Status: d.Status, Attempts: d.Attempts, LastStatus: d.LastStatus,
+		LastError: d.LastError, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt, Payload: json.RawMessage(d.Payload)}
+	if d.Status == voxgate.DeliveryPending {
+		next := d.AvailableAt
+		out.NextAttemptAt = &next
+	}
+	return out
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeError(w, r, voxgate.Errorf(voxgate.EINVALID, "limit must be an integer"))
+			return
+		}
+		limit = n
+	}
+	list, err := s.svc.Deliveries(r.Context(), actorFrom(r), r.PathValue("orgId"), r.URL.Query().Get("status"), limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]deliveryJSON, len(list))
+	for i, d := range list {
+		out[i] = deliveryView(d)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": out})
+}
+
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
+	d, err := s.svc.Redeliver(r.Context(), actorFrom(r), r.PathValue("orgId"), r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, deliveryView(d))
+}

@@ -1,0 +1,55 @@
+package httpapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus instruments, on a registry of its own
+// (no global state).
+type metrics struct {
+	registry  *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	decisions *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voxgate_http_requests_total", Help: "HTTP requests by route pattern and status.",
+		}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "voxgate_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voxgate_decisions_total", Help: "Verification decisions by face, decision and reason.",
+		}, []string{"face", "decision", "reason"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.decisions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe records one finished request.
+func (m *metrics) observe(route string, status int, took time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(took.Seconds())
+}
+
+func (s *Server) registerMetrics() {
+	h := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+	s.handle("GET", "/metrics", operation{
+		id: "metrics", summary: "Prometheus metrics", tag: "operations",
+		response: map[int]*body{200: {contentType: "text/plain", schema: schema{"type": "string"}}},
+	}, h.ServeHTTP)
+}

@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"voxgate"
+)
+
+// Usage, audit, learning and administration routes of the native API.
+
+func (s *Server) registerUsage() {
+	obj := jsonBody(schema{"type": "object"})
+	s.handle("GET", "/v1/usage", operation{
+		id: "usage", summary: "Per-key usage: totals, decision mix, reasons, throttling, per-minute windows, latency (?window=24h)", tag: "native", auth: authAPIKey,
+		response: map[int]*body{200: obj},
+	}, s.authed(s.usage))
+	s.handle("GET", "/v1/audit", operation{
+		id: "audit", summary: "Audit log of decisions with scores and reasons, no biometrics (?user_id=&limit=; admin)", tag: "native", auth: authAPIKey,
+		response: map[int]*body{200: obj},
+	}, s.authed(s.auditLog))
+	s.handle("GET", "/v1/user-learning/{user_id}", operation{
+		id: "userLearning", summary: "A profile's adaptive state: samples, progress, threshold, score statistics, recent updates", tag: "native", auth: authAPIKey,
+		response: map[int]*body{200: obj},
+	}, s.authed(s.userLearning))
+	s.handle("POST", "/v1/user-learning/{user_id}/revert", operation{
+		id: "revertLearning", summary: "Undo the last adaptation (?all=true: back to the enrolled template; admin)", tag: "native", auth: authAPIKey,
+		response: map[int]*body{200: obj},
+	}, s.authed(s.revertLearning))
+	s.handle("POST", "/v1/profiles/{user_id}/reset-attempts", operation{
+		id: "resetAttempts", summary: "Clear a profile's failures, cooldown and lock (admin)", tag: "native", auth: authAPIKey,
+		response: map[int]*body{200: obj},
+	}, s.authed(s.resetAttempts))
+	s.handle("POST", "/v1/keys/demo", operation{
+		id: "demoKey", summary: "Mint a 24-hour sandbox key (only when the operator enabled demo keys)", tag: "native",
+		response: map[int]*body{201: jsonBody(schema{"type": "object", "properties": schema{
+			"key": schema{"type": "string"}, "tenant": schema{"type": "string"}, "scope": schema{"type": "string"},
+			"expires_at": schema{"type": "string", "format": "date-time"}}})},
+	}, s.demoKey)
+}
+
+func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
+	window := 24 * time.Hour
+	if v := r.URL.Query().Get("window"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			writeError(w, r, voxgate.Errorf(voxgate.EINVALID, "window must be a duration such as 1h or 24h"))
+			return
+		}
+		window = d
+	}
+	u, err := s.svc.Usage(r.Context(), actorFrom(r), window)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, r, voxgate.Errorf(voxgate.EINVALID, "limit must be 1-1000"))
+			return
+		}
+		limit = n
+	}
+	entries, err := s.svc.Audit(r.Context(), actorFrom(r), r.URL.Query().Get("user_id"), limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"attempts": entries})
+}
+
+func (s *Server) userLearning(w http.ResponseWriter, r *http.Request) {
+	l, err := s.svc.UserLearning(r.Context(), actorFrom(r), r.PathValue("user_id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (s *Server) revertLearning(w http.ResponseWriter, r *http.Request) {
+	l, err := s.svc.RevertLearning(r.Context(), actorFrom(r), r.PathValue("user_id"), r.URL.Query().Get("all") == "true")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (s *Server) resetAttempts(w http.ResponseWriter, r *http.Request) {
+	userID := r.PathValue("user_id")
+	if err := s.svc.ResetAttempts(r.Context(), actorFrom(r), userID); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user_id": userID, "reset": true})
+}
+
+func (s *Server) demoKey(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	nk, err := s.svc.CreateDemoKey(r.Context(), host)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"key": nk.Key, "tenant": nk.Tenant.Name, "scope": nk.Record.Scope, "expires_at": nk.Record.ExpiresAt})
+}

@@ -1,0 +1,174 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"voxgate"
+	"voxgate/engine"
+	"voxgate/ids"
+)
+
+// EnrollResult is the outcome of one enrollment sample.
+type EnrollResult struct {
+	UserID string
+	// Sample describes the recording just added.
+	Sample engine.Report
+	// Samples and SpeechSeconds are the profile's totals so far.
+	Samples        int
+	SpeechSeconds  float64
+	RequiredSpeech float64
+	// Progress is SpeechSeconds / RequiredSpeech, capped at 1.
+	Progress  float64
+	Enrolled  bool
+	SampleID  string
+	Latency   time.Duration
+	ModelName string
+}
+
+// requireEngine returns EUNAVAILABLE when the service runs without models.
+func (s *Service) requireEngine() error {
+	if s.engine == nil || s.sealer == nil {
+		return voxgate.Errorf(voxgate.EUNAVAILABLE, "voice engine not loaded")
+	}
+	return nil
+}
+
+// Enroll adds one recording to a profile's voiceprint. The recording must
+// pass the enrollment quality gate (its codes: EAUDIOTOOSHORT, ENOSPEECH,
+// ETOONOISY, ECLIPPED; EUNSUPPORTEDFORMAT, EPAYLOADTOOLARGE for bad input).
+// A recording already enrolled (or a re-encoding of it) is refused with
+// ECONFLICT: the same audio twice adds no evidence. Returns
+// EPROFILENOTFOUND when the profile was not created first.
+func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, audio []byte) (*EnrollResult, error) {
+	start := time.Now()
+	if err := voxgate.ValidateUserID(userID); err != nil {
+		return nil, err
+	}
+	if err := a.CanActOn(userID); err != nil {
+		return nil, err
+	}
+	if err := s.requireEngine(); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.FindProfile(ctx, a.TenantID, userID); err != nil {
+		if voxgate.ErrorCode(err) == voxgate.EPROFILENOTFOUND {
+			return nil, voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must be created with /create-profile before enrollment")
+		}
+		return nil, err
+	}
+	if err := s.rateLimit(ctx, a, userID, "enroll"); err != nil {
+		return nil, err
+	}
+	an, err := s.engine.Analyze(ctx, audio)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.EnrollGate.Check(an); err != nil {
+		if aerr := s.audit(ctx, a, userID, "enroll", "refused", voxgate.ErrorCode(err), map[string]any{"quality": an.Report()}, time.Since(start)); aerr != nil {
+			return nil, aerr
+		}
+		return nil, err
+	}
+	fp := s.engine.Fingerprint(an)
+	if m, err := s.replayMatch(ctx, a.TenantID, userID, fp); err != nil {
+		return nil, err
+	} else if m.Replay {
+		return nil, voxgate.Errorf(voxgate.ECONFLICT, "This recording (or a copy of it) is already enrolled: record a new sample")
+	}
+	emb, err := s.engine.Embed(an)
+	if err != nil {
+		return nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
+	}
+	report := an.Report()
+	quality, _ := json.Marshal(report)
+	now := s.now().UTC()
+	smp := &voxgate.Sample{
+		ID: ids.UUID(), UserID: userID, CreatedAt: now, SpeechSeconds: an.SpeechSeconds,
+		Weight: sampleWeight(an), ModelVersion: s.engine.Speaker.Version(), Quality: string(quality),
+		Embedding: s.sealVector(emb, sampleAD(a.TenantID, userID)),
+	}
+	p, err := s.store.AddSample(ctx, a.TenantID, smp, s.cfg.RequiredSpeech)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rebuildTemplate(ctx, a.TenantID, userID); err != nil {
+		return nil, err
+	}
+	if err := s.storeFingerprint(ctx, a.TenantID, userID, "enroll", fp); err != nil {
+		return nil, err
+	}
+	res := &EnrollResult{
+		UserID: userID, Sample: report, Samples: p.Samples, SpeechSeconds: round2(p.SpeechSeconds),
+		RequiredSpeech: s.cfg.RequiredSpeech, Progress: round2(min(1, p.SpeechSeconds/s.cfg.RequiredSpeech)),
+		Enrolled: p.Enrolled(), SampleID: smp.ID, Latency: time.Since(start), ModelName: smp.ModelVersion,
+	}
+	if err := s.audit(ctx, a, userID, "enroll", "accepted", "", map[string]any{"quality": report, "progress": res.Progress}, res.Latency); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// sampleWeight weighs a sample in the template by its net speech, with
+// noisy samples counting less (full weight from 20 dB SNR up).
+func sampleWeight(an *engine.Analysis) float64 {
+	q := min(1, max(0.2, an.Quality.SNRdB/20))
+	return an.SpeechSeconds * q
+}
+
+// rebuildTemplate recomputes the profile's voiceprint from all its samples.
+// Adaptations are reset: a new enrollment sample is a new baseline.
+func (s *Service) rebuildTemplate(ctx context.Context, tenantID, userID string) error {
+	samples, err := s.store.ListSamples(ctx, tenantID, userID)
+	if err != nil {
+		return err
+	}
+	var embs [][]float32
+	var weights []float64
+	var speech float64
+	version := s.engine.Speaker.Version()
+	for _, smp := range samples {
+		if smp.ModelVersion != version {
+			continue // from an older model: needs re-enrollment
+		}
+		v, err := s.openVector(smp.Embedding, sampleAD(tenantID, userID))
+		if err != nil {
+			return err
+		}
+		embs = append(embs, v)
+		weights = append(weights, smp.Weight)
+		speech += smp.SpeechSeconds
+	}
+	if len(embs) == 0 {
+		return nil
+	}
+	t := s.engine.Speaker.Enroll(embs, weights)
+	for attempt := 0; ; attempt++ {
+		vp, err := s.store.FindVoiceprint(ctx, tenantID, userID)
+		var rev int64
+		tmpl := &template{}
+		switch {
+		case err == nil:
+			rev = vp.Revision
+			if old, err := s.openTemplate(tenantID, vp); err == nil {
+				tmpl = old // keep score statistics
+			}
+		case voxgate.ErrorCode(err) != voxgate.ENOTFOUND:
+			return err
+		}
+		tmpl.ModelVersion, tmpl.Current, tmpl.Enrolled = version, t.Vector, t.Vector
+		tmpl.Samples, tmpl.Speech, tmpl.Adaptations, tmpl.Previous = len(embs), speech, 0, nil
+		blob, err := s.sealTemplate(tenantID, userID, tmpl)
+		if err != nil {
+			return err
+		}
+		err = s.store.PutVoiceprint(ctx, tenantID, &voxgate.Voiceprint{UserID: userID, ModelVersion: version, Template: blob, Revision: rev, UpdatedAt: s.now().UTC()})
+		if voxgate.ErrorCode(err) == voxgate.ECONFLICT && attempt < 5 {
+			continue // a concurrent enrollment or adaptation: redo on top of it
+		}
+		return err
+	}
+}
+
+func round2(x float64) float64 { return float64(int(x*100+0.5)) / 100 }

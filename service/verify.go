@@ -1,0 +1,353 @@
+package service
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"voxgate"
+	"voxgate/engine"
+	"voxgate/policy"
+)
+
+// VerifyRequest is one verification attempt.
+type VerifyRequest struct {
+	UserID string
+	Audio  []byte
+	// Phrase, when not empty, must have been spoken.
+	Phrase string
+	// Challenged marks a challenge-response attempt (a session's fresh
+	// phrase), which learning treats as stronger evidence of liveness.
+	Challenged bool
+}
+
+// VerifyResult is the fused decision with its diagnostics.
+type VerifyResult struct {
+	policy.Decision
+	UserID           string
+	LearningProgress float64
+	RetryAfter       time.Duration
+	RetriesLeft      int
+	Calibration      Calibration
+	Thresholds       Thresholds
+	Spoof            SpoofReport
+	Phrase           *engine.PhraseResult
+	Quality          *engine.Report
+	Learned          bool
+	Latency          time.Duration
+	ModelVersion     string
+}
+
+// Calibration reports the voice scores on each scale.
+type Calibration struct {
+	RawScore        float64 `json:"raw_score"`
+	NormalizedScore float64 `json:"normalized_score"`
+	Confidence      float64 `json:"confidence"`
+}
+
+// Thresholds reports the operating points used.
+type Thresholds struct {
+	Voice     float64  `json:"voice"`
+	TargetFAR float64  `json:"target_far"`
+	Margin    float64  `json:"margin"`
+	Spoof     float64  `json:"spoof,omitempty"`
+	Phrase    *float64 `json:"phrase,omitempty"`
+}
+
+// SpoofReport is the liveness evidence.
+type SpoofReport struct {
+	Checked          bool     `json:"deepfake_checked"`
+	Detected         bool     `json:"deepfake_detected"`
+	Probability      *float64 `json:"spoof_probability,omitempty"`
+	Replay           bool     `json:"replay_detected"`
+	ReplaySimilarity float64  `json:"replay_similarity"`
+	Labels           []string `json:"labels"`
+}
+
+// Verify checks a recording against the profile's voiceprint and returns
+// the fused decision. Errors: EPROFILENOTFOUND (unknown user),
+// EENROLLINCOMPLETE (not enough enrollment yet), ELOCKED (too many
+// failures; an administrator must reset), ERATELIMITED, and the audio input
+// errors. Quality refusals and cooldowns are decisions, not errors.
+func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest) (*VerifyResult, error) {
+	start := time.Now()
+	if err := voxgate.ValidateUserID(req.UserID); err != nil {
+		return nil, err
+	}
+	if err := a.CanActOn(req.UserID); err != nil {
+		return nil, err
+	}
+	if err := s.requireEngine(); err != nil {
+		return nil, err
+	}
+	if err := s.rateLimit(ctx, a, req.UserID, "verify"); err != nil {
+		return nil, err
+	}
+	p, err := s.store.FindProfile(ctx, a.TenantID, req.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Enrolled() {
+		return nil, voxgate.Errorf(voxgate.EENROLLINCOMPLETE, "Enrollment incomplete: %.1fs of %.1fs speech collected", p.SpeechSeconds, s.cfg.RequiredSpeech)
+	}
+	vp, err := s.store.FindVoiceprint(ctx, a.TenantID, req.UserID)
+	if err != nil {
+		if voxgate.ErrorCode(err) == voxgate.ENOTFOUND {
+			return nil, voxgate.Errorf(voxgate.EENROLLINCOMPLETE, "Enrollment incomplete: no voiceprint for the current model")
+		}
+		return nil, err
+	}
+	tmpl, err := s.openTemplate(a.TenantID, vp)
+	if err != nil {
+		return nil, err
+	}
+	if tmpl.ModelVersion != s.engine.Speaker.Version() {
+		return nil, voxgate.Errorf(voxgate.EENROLLINCOMPLETE, "The voiceprint was made by model %s; re-enroll for %s", tmpl.ModelVersion, s.engine.Speaker.Version())
+	}
+	res := &VerifyResult{UserID: req.UserID, ModelVersion: tmpl.ModelVersion,
+		LearningProgress: s.cfg.Learning.Progress(tmpl.Speech, s.cfg.RequiredSpeech, tmpl.Adaptations)}
+
+	// Cooldown and lock come before any audio work.
+	if !s.cfg.DisableLimits {
+		st, err := s.store.FindStanding(ctx, a.TenantID, req.UserID)
+		if err != nil {
+			return nil, err
+		}
+		res.RetriesLeft = s.cfg.Limits.RetriesLeft(st)
+		if r, err := s.gateStanding(st, res); r != nil || err != nil {
+			return s.finish(ctx, a, req, res, start, err)
+		}
+	}
+
+	an, err := s.engine.Analyze(ctx, req.Audio)
+	if err != nil {
+		return nil, err
+	}
+	rep := an.Report()
+	res.Quality = &rep
+	if err := s.cfg.VerifyGate.Check(an); err != nil {
+		// Unusable audio is a retry with its own reason; it does not count
+		// against the attempt limit.
+		res.Decision = policy.Decision{Decision: policy.Retry, Reason: voxgate.ErrorCode(err),
+			Signals:  policy.Signals{Voice: policy.Low, Phrase: phraseNotChecked(req.Phrase), Liveness: policy.Low},
+			Insights: []string{voxgate.ErrorMessage(err)}}
+		return s.finish(ctx, a, req, res, start, nil)
+	}
+
+	// Reserve the attempt: count it as a failure now, under the store's
+	// lock, so that parallel guesses cannot all slip in before the first
+	// failure is recorded. A success clears it below.
+	if !s.cfg.DisableLimits {
+		var gated bool
+		st, err := s.store.UpdateStanding(ctx, a.TenantID, req.UserID, func(st voxgate.Standing) (voxgate.Standing, error) {
+			if reason, _ := s.cfg.Limits.Gate(st, s.now()); reason != "" {
+				gated = true
+				return st, nil
+			}
+			return s.cfg.Limits.Failed(st, s.now()), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if gated {
+			if _, err := s.gateStanding(st, res); err != nil {
+				return nil, err
+			}
+			return s.finish(ctx, a, req, res, start, nil)
+		}
+		res.RetriesLeft = s.cfg.Limits.RetriesLeft(st)
+	}
+
+	ev, emb, err := s.evidence(ctx, a, req, an, tmpl, res)
+	if err != nil {
+		return nil, err
+	}
+	res.Decision = policy.Decide(ev, s.cfg.Decision)
+	if res.Decision.Decision == policy.Accept {
+		if !s.cfg.DisableLimits {
+			if _, err := s.store.UpdateStanding(ctx, a.TenantID, req.UserID, func(st voxgate.Standing) (voxgate.Standing, error) {
+				return s.cfg.Limits.Succeeded(st), nil
+			}); err != nil {
+				return nil, err
+			}
+			res.RetriesLeft = s.cfg.Limits.FreeFailures
+		}
+		if !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) {
+			learned, err := s.learn(ctx, a.TenantID, req.UserID, emb, ev.Voice.Score)
+			if err != nil {
+				return nil, err
+			}
+			res.Learned = learned
+		}
+	}
+	return s.finish(ctx, a, req, res, start, nil)
+}
+
+func phraseNotChecked(phrase string) string {
+	if phrase == "" {
+		return policy.NotChecked
+	}
+	return policy.Low
+}
+
+// gateStanding fills res with a cooldown decision, or returns ELOCKED, when
+// the standing forbids an attempt now.
+func (s *Service) gateStanding(st voxgate.Standing, res *VerifyResult) (*VerifyResult, error) {
+	reason, after := s.cfg.Limits.Gate(st, s.now())
+	switch reason {
+	case policy.ReasonLocked:
+		return nil, voxgate.Errorf(voxgate.ELOCKED, "Too many failed attempts: the profile is locked until an administrator resets it")
+	case policy.ReasonCooldown:
+		res.Decision = policy.Decision{Decision: policy.Cooldown, Reason: policy.ReasonCooldown,
+			Signals:  policy.Signals{Voice: policy.Low, Phrase: policy.NotChecked, Liveness: policy.Low},
+			Insights: []string{"Too many failed attempts: wait before trying again."}}
+		res.RetryAfter = after
+		return res, nil
+	}
+	return nil, nil
+}
+
+// evidence gathers every signal for the decision.
+func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyRequest, an *engine.Analysis, tmpl *template, res *VerifyResult) (policy.Evidence, []float32, error) {
+	ev := policy.Evidence{SpeechSeconds: an.SpeechSeconds, SNRdB: an.Quality.SNRdB}
+	emb, err := s.engine.Embed(an)
+	if err != nil {
+		return ev, nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
+	}
+	sc := s.engine.Score(tmpl.Current, emb)
+	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: s.engine.Calibration.Threshold, Confidence: sc.Confidence}
+	res.Calibration = Calibration{RawScore: round4(sc.Raw), NormalizedScore: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence)}
+	res.Thresholds = Thresholds{Voice: round4(s.engine.Calibration.Threshold), TargetFAR: s.engine.Calibration.TargetFAR, Margin: s.cfg.Decision.VoiceMargin}
+
+	// Replay: against every kept fingerprint of this profile; the attempt's
+	// own fingerprint is kept too, so that it cannot be replayed later.
+	fp := s.engine.Fingerprint(an)
+	m, err := s.replayMatch(ctx, a.TenantID, req.UserID, fp)
+	if err != nil {
+		return ev, nil, err
+	}
+	if err := s.storeFingerprint(ctx, a.TenantID, req.UserID, "verify", fp); err != nil {
+		return ev, nil, err
+	}
+	ev.Liveness.Replay, ev.Liveness.ReplaySimilarity = m.Replay, round4(m.Similarity)
+	res.Spoof = SpoofReport{Replay: m.Replay, ReplaySimilarity: round4(m.Similarity), Labels: []string{}}
+	if m.Replay {
+		res.Spoof.Labels = append(res.Spoof.Labels, "replay")
+	}
+	if s.engine.Spoof != nil {
+		prob, thr, err := s.engine.Spoof.Spoof(ctx, an.Clip.Samples)
+		if err != nil {
+			return ev, nil, err
+		}
+		ev.Liveness.SpoofChecked, ev.Liveness.SpoofProbability, ev.Liveness.SpoofThreshold = true, prob, thr
+		p := round4(prob)
+		res.Spoof.Checked, res.Spoof.Probability, res.Spoof.Detected = true, &p, prob >= thr
+		res.Thresholds.Spoof = thr
+		if res.Spoof.Detected {
+			res.Spoof.Labels = append(res.Spoof.Labels, "synthetic")
+		} else {
+			res.Spoof.Labels = append(res.Spoof.Labels, "bonafide")
+		}
+	}
+	if req.Phrase != "" {
+		if s.engine.Phrase == nil {
+			return ev, nil, voxgate.Errorf(voxgate.EUNAVAILABLE, "phrase checking is not available on this server")
+		}
+		pr, err := s.engine.Phrase.Check(ctx, an.Clip.Samples, an.Clip.SourceRate, req.Phrase)
+		if err != nil {
+			return ev, nil, err
+		}
+		// -Inf means the prompt could not be aligned at all; keep scores
+		// finite so that they can be stored and sent as JSON.
+		pr.Score = round4(finite(pr.Score))
+		res.Phrase = &pr
+		thr := pr.Threshold
+		res.Thresholds.Phrase = &thr
+		ev.Phrase = &policy.Phrase{Score: pr.Score, Threshold: pr.Threshold, Confidence: pr.Confidence, Recognized: pr.Recognized}
+	}
+	return ev, emb, nil
+}
+
+// learn adapts the template towards an accepted probe, within the drift
+// bound. It reports whether the template changed.
+func (s *Service) learn(ctx context.Context, tenantID, userID string, probe []float32, score float64) (bool, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		vp, err := s.store.FindVoiceprint(ctx, tenantID, userID)
+		if err != nil {
+			return false, err
+		}
+		t, err := s.openTemplate(tenantID, vp)
+		if err != nil {
+			return false, err
+		}
+		t.Accepted++
+		t.ScoreSum += score
+		t.ScoreSum2 += score * score
+		next := s.cfg.Learning.Update(t.Current, t.Enrolled, probe)
+		if next != nil {
+			t.Previous = append(t.Previous, t.Current)
+			if len(t.Previous) > keepPrevious {
+				t.Previous = t.Previous[len(t.Previous)-keepPrevious:]
+			}
+			t.Current = next
+			t.Adaptations++
+			t.History = append(t.History, update{At: s.now().UTC(), Score: round4(score), Drift: round4(float64(cosine(next, t.Enrolled)))})
+			if len(t.History) > keepHistory {
+				t.History = t.History[len(t.History)-keepHistory:]
+			}
+		}
+		blob, err := s.sealTemplate(tenantID, userID, t)
+		if err != nil {
+			return false, err
+		}
+		vp.Template, vp.UpdatedAt = blob, s.now().UTC()
+		err = s.store.PutVoiceprint(ctx, tenantID, vp)
+		if voxgate.ErrorCode(err) == voxgate.ECONFLICT {
+			continue
+		}
+		return next != nil && err == nil, err
+	}
+	return false, nil // lost every race: skip this adaptation
+}
+
+// finish records the attempt in the audit log and completes the result.
+func (s *Service) finish(ctx context.Context, a voxgate.Actor, req VerifyRequest, res *VerifyResult, start time.Time, err error) (*VerifyResult, error) {
+	if err != nil {
+		return nil, err
+	}
+	res.Latency = time.Since(start)
+	detail := map[string]any{
+		"signals": res.Signals, "confidence": res.Confidence, "calibration": res.Calibration,
+		"thresholds": res.Thresholds, "liveness": res.Spoof, "challenged": req.Challenged, "learned": res.Learned,
+	}
+	if res.Quality != nil {
+		detail["quality"] = res.Quality
+	}
+	if res.Phrase != nil {
+		detail["phrase"] = map[string]any{"score": round4(res.Phrase.Score), "recognized": res.Phrase.Recognized}
+	}
+	if err := s.audit(ctx, a, req.UserID, "verify", res.Decision.Decision, res.Reason, detail, res.Latency); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func finite(x float64) float64 {
+	if math.IsInf(x, -1) || math.IsNaN(x) {
+		return -100
+	}
+	if math.IsInf(x, 1) {
+		return 100
+	}
+	return x
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+func cosine(a, b []float32) float32 {
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}

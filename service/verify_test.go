@@ -1,0 +1,208 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"voxgate"
+	"voxgate/audio"
+	"voxgate/engine"
+	"voxgate/internal/shared"
+	"voxgate/seal"
+	"voxgate/store/sqlite"
+)
+
+var (
+	engOnce sync.Once
+	engVal  *engine.Engine
+	engErr  error
+)
+
+func testEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	models := filepath.Join(shared.Dir(t), "models")
+	engOnce.Do(func() {
+		vadModel, err := engine.LoadVAD(models)
+		if err != nil {
+			engErr = err
+			return
+		}
+		engVal, engErr = engine.New(engine.Analyzer{Decoder: &audio.Decoder{}, VAD: vadModel}, 0.01)
+	})
+	if engErr != nil {
+		t.Fatal(engErr)
+	}
+	return engVal
+}
+
+func bioService(t *testing.T, cfg Config) (*Service, voxgate.Actor) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "voxgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	sealer, _ := seal.New(bytes.Repeat([]byte{3}, 32))
+	s := New(db, Options{Engine: testEngine(t), Sealer: sealer, Config: cfg})
+	return s, mustActor(t, s, "acme", voxgate.ScopeAdmin)
+}
+
+func ravdessFile(t *testing.T, actor, emotion, intensity, statement, rep int) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(shared.Dir(t), "voice-data/corpora/ravdess", fmt.Sprintf("Actor_%02d", actor),
+		fmt.Sprintf("03-01-%02d-%02d-%02d-%02d-%02d.flac", emotion, intensity, statement, rep, actor)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func enrollActor(t *testing.T, s *Service, a voxgate.Actor, user string, actor int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := s.CreateProfile(ctx, a, user); err != nil {
+		t.Fatal(err)
+	}
+	for statement := 1; statement <= 2; statement++ {
+		for rep := 1; rep <= 2; rep++ {
+			if _, err := s.Enroll(ctx, a, user, ravdessFile(t, actor, 1, 1, statement, rep)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestImpostorsNearTheThresholdCannotPoisonTheTemplate submits the 200
+// impostor recordings that score closest to an actor's voiceprint (all
+// distinct, so no replay refusal hides anything) with learning on and
+// attempt limits off: the template must not move and the impostors must
+// not become easier to accept.
+func TestImpostorsNearTheThresholdCannotPoisonTheTemplate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scores 660 recordings")
+	}
+	cfg := DefaultConfig()
+	cfg.RequiredSpeech, cfg.DisableLimits, cfg.RatePerMinute, cfg.RatePerHour = 5, true, 0, 0
+	s, a := bioService(t, cfg)
+	ctx := context.Background()
+	enrollActor(t, s, a, "actor1", 1)
+
+	// Score every take of the other actors without storing anything.
+	vp, err := s.store.FindVoiceprint(ctx, a.TenantID, "actor1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := s.openTemplate(a.TenantID, vp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	original := append([]float32(nil), tmpl.Current...)
+	type take struct {
+		data  []byte
+		score float64
+	}
+	var takes []take
+	for actor := 2; actor <= 12; actor++ {
+		for emotion := 1; emotion <= 8; emotion++ {
+			for intensity := 1; intensity <= 2; intensity++ {
+				if emotion == 1 && intensity == 2 {
+					continue // neutral has no strong intensity
+				}
+				for statement := 1; statement <= 2; statement++ {
+					for rep := 1; rep <= 2; rep++ {
+						data := ravdessFile(t, actor, emotion, intensity, statement, rep)
+						an, err := s.engine.Analyze(ctx, data)
+						if err != nil {
+							t.Fatal(err)
+						}
+						emb, err := s.engine.Embed(an)
+						if err != nil {
+							continue
+						}
+						takes = append(takes, take{data, s.engine.Score(original, emb).Normalized})
+					}
+				}
+			}
+		}
+	}
+	sort.Slice(takes, func(i, j int) bool { return takes[i].score > takes[j].score })
+	takes = takes[:200]
+	t.Logf("200 closest impostor takes score %.3f..%.3f (threshold %.3f)", takes[len(takes)-1].score, takes[0].score, s.engine.Calibration.Threshold)
+
+	accepted := func() int {
+		n := 0
+		for _, tk := range takes[:50] {
+			an, _ := s.engine.Analyze(ctx, tk.data)
+			emb, _ := s.engine.Embed(an)
+			vp, _ := s.store.FindVoiceprint(ctx, a.TenantID, "actor1")
+			cur, _ := s.openTemplate(a.TenantID, vp)
+			if s.engine.Score(cur.Current, emb).Normalized >= s.engine.Calibration.Threshold {
+				n++
+			}
+		}
+		return n
+	}
+	before := accepted()
+	learned := 0
+	for _, tk := range takes {
+		res, err := s.Verify(ctx, a, VerifyRequest{UserID: "actor1", Audio: tk.data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Learned {
+			learned++
+		}
+	}
+	vp, _ = s.store.FindVoiceprint(ctx, a.TenantID, "actor1")
+	after, _ := s.openTemplate(a.TenantID, vp)
+	if c := cosine(after.Current, original); c < 0.95 {
+		t.Fatalf("template moved: cosine %.4f to the original after %d learned impostor attempts", c, learned)
+	}
+	if now := accepted(); now > before {
+		t.Fatalf("the 50 closest impostors: %d accepted before, %d after", before, now)
+	}
+	t.Logf("impostor attempts that updated the template: %d of 200; closest 50 accepted before/after: %d/%d", learned, before, accepted())
+}
+
+func TestGenuineStrongAcceptsAdaptAndRevert(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RequiredSpeech, cfg.DisableLimits, cfg.RatePerMinute, cfg.RatePerHour = 5, true, 0, 0
+	s, a := bioService(t, cfg)
+	ctx := context.Background()
+	enrollActor(t, s, a, "actor1", 1)
+	learned := 0
+	for intensity := 1; intensity <= 2; intensity++ {
+		for statement := 1; statement <= 2; statement++ {
+			for rep := 1; rep <= 2; rep++ {
+				res, err := s.Verify(ctx, a, VerifyRequest{UserID: "actor1", Audio: ravdessFile(t, 1, 2, intensity, statement, rep)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Learned {
+					if res.Decision.Decision != "accept" || res.Signals.Voice != "high" {
+						t.Fatalf("learned from %+v", res.Decision)
+					}
+					learned++
+				}
+			}
+		}
+	}
+	l, err := s.UserLearning(ctx, a, "actor1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Adaptations != learned || l.DriftCosine < 0.95 || len(l.RecentUpdates) != learned {
+		t.Fatalf("learning view %+v after %d adaptations", l, learned)
+	}
+	t.Logf("genuine calm takes that adapted the template: %d of 8 (liveness is medium without the anti-spoofing model, so none may)", learned)
+	l, err = s.RevertLearning(ctx, a, "actor1", true)
+	if err != nil || l.Adaptations != 0 || l.DriftCosine != 1 {
+		t.Fatalf("after revert: %+v %v", l, err)
+	}
+}

@@ -1,0 +1,173 @@
+package service
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"voxgate"
+	"voxgate/engine"
+)
+
+// The voice-ID face (seed 000) stores nothing: enrollment returns the
+// embedding for the caller to keep, and verification compares a recording
+// with an embedding the caller sends back.
+
+// VoiceIDMinSeconds is the seed-000 minimum enrollment duration.
+const VoiceIDMinSeconds = 10.0
+
+// VoiceIDEnrollment is the answer of POST /v1/voiceid/enroll.
+type VoiceIDEnrollment struct {
+	Embedding        []float32
+	ModelVersion     string
+	DeepfakeChecked  bool
+	DeepfakeDetected bool
+	ProcessingTime   time.Duration
+}
+
+// VoiceIDEnroll embeds a recording of at least 10 s. Too short or unusable
+// audio is EINVALID with the seed's message ("Audio file too short: 8.5s
+// (minimum 10.0s required)"); undecodable audio EUNSUPPORTEDFORMAT.
+func (s *Service) VoiceIDEnroll(ctx context.Context, a voxgate.Actor, userID string, audio []byte) (*VoiceIDEnrollment, error) {
+	start := time.Now()
+	if err := s.voiceIDPrelude(ctx, a, userID); err != nil {
+		return nil, err
+	}
+	an, err := s.voiceIDAnalyze(ctx, audio, engine.Gate{MinDuration: VoiceIDMinSeconds, MinSpeech: s.cfg.EnrollGate.MinSpeech,
+		MinSNR: s.cfg.EnrollGate.MinSNR, MaxClipping: s.cfg.EnrollGate.MaxClipping})
+	if err != nil {
+		return nil, err
+	}
+	emb, err := s.engine.Embed(an)
+	if err != nil {
+		return nil, voxgate.Errorf(voxgate.EINVALID, "No usable speech in the audio file")
+	}
+	out := &VoiceIDEnrollment{Embedding: emb, ModelVersion: s.engine.Speaker.Version()}
+	if out.DeepfakeChecked, out.DeepfakeDetected, err = s.deepfake(ctx, an); err != nil {
+		return nil, err
+	}
+	out.ProcessingTime = time.Since(start)
+	return out, nil
+}
+
+// VoiceIDMatch is the answer of POST /v1/voiceid/verify.
+type VoiceIDMatch struct {
+	Match            bool
+	Score            float64
+	Confidence       float64
+	Threshold        float64
+	DeepfakeChecked  bool
+	DeepfakeDetected bool
+	ModelVersion     string
+	ProcessingTime   time.Duration
+}
+
+// VoiceIDVerify compares a recording with an embedding returned earlier by
+// VoiceIDEnroll. An embedding of another model version (named, or not 256
+// finite values of unit length) is refused with EINVALID: scores across
+// models mean nothing. Match requires the voice above the operating
+// threshold and no deepfake.
+func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID string, audio []byte, embedding []float32, modelVersion string) (*VoiceIDMatch, error) {
+	start := time.Now()
+	if err := s.voiceIDPrelude(ctx, a, userID); err != nil {
+		return nil, err
+	}
+	version := s.engine.Speaker.Version()
+	if modelVersion != "" && modelVersion != version {
+		return nil, voxgate.Errorf(voxgate.EINVALID, "The embedding was made by model %q; this server's model is %q: re-enroll to get a new embedding", modelVersion, version)
+	}
+	if err := checkEmbedding(embedding); err != nil {
+		return nil, err
+	}
+	an, err := s.voiceIDAnalyze(ctx, audio, s.cfg.VerifyGate)
+	if err != nil {
+		return nil, err
+	}
+	emb, err := s.engine.Embed(an)
+	if err != nil {
+		return nil, voxgate.Errorf(voxgate.EINVALID, "No usable speech in the audio file")
+	}
+	sc := s.engine.Score(embedding, emb)
+	out := &VoiceIDMatch{Score: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence),
+		Threshold: round4(s.engine.Calibration.Threshold), ModelVersion: version}
+	if out.DeepfakeChecked, out.DeepfakeDetected, err = s.deepfake(ctx, an); err != nil {
+		return nil, err
+	}
+	out.Match = finite(sc.Normalized) >= s.engine.Calibration.Threshold && !out.DeepfakeDetected
+	out.ProcessingTime = time.Since(start)
+	decision := "reject"
+	if out.Match {
+		decision = "accept"
+	}
+	if err := s.audit(ctx, a, userID, "voiceid", decision, "", map[string]any{
+		"score": out.Score, "confidence": out.Confidence, "threshold": out.Threshold, "deepfake_detected": out.DeepfakeDetected,
+	}, out.ProcessingTime); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Service) voiceIDPrelude(ctx context.Context, a voxgate.Actor, userID string) error {
+	if a.TenantID == "" {
+		return voxgate.Errorf(voxgate.EUNAUTHORIZED, "Invalid or inactive API key")
+	}
+	if userID != "" {
+		if err := voxgate.ValidateUserID(userID); err != nil {
+			return err
+		}
+		if err := a.CanActOn(userID); err != nil {
+			return err
+		}
+	}
+	if err := s.requireEngine(); err != nil {
+		return err
+	}
+	return s.rateLimit(ctx, a, userID, "voiceid")
+}
+
+// voiceIDAnalyze decodes and gates audio, speaking seed 000's error
+// dialect: quality failures are validation errors.
+func (s *Service) voiceIDAnalyze(ctx context.Context, audio []byte, g engine.Gate) (*engine.Analysis, error) {
+	an, err := s.engine.Analyze(ctx, audio)
+	if err != nil {
+		if voxgate.ErrorCode(err) == voxgate.EUNSUPPORTEDFORMAT {
+			return nil, voxgate.Errorf(voxgate.EUNSUPPORTEDFORMAT, "Provided audio format is not supported")
+		}
+		return nil, err
+	}
+	if err := g.Check(an); err != nil {
+		return nil, voxgate.Errorf(voxgate.EINVALID, "%s", voxgate.ErrorMessage(err))
+	}
+	return an, nil
+}
+
+// deepfake runs synthetic-speech detection when a detector is loaded.
+func (s *Service) deepfake(ctx context.Context, an *engine.Analysis) (checked, detected bool, err error) {
+	if s.engine.Spoof == nil {
+		return false, false, nil
+	}
+	p, thr, err := s.engine.Spoof.Spoof(ctx, an.Clip.Samples)
+	if err != nil {
+		return false, false, err
+	}
+	return true, p >= thr, nil
+}
+
+// checkEmbedding accepts only what VoiceIDEnroll returns: 256 finite values
+// of unit length.
+func checkEmbedding(e []float32) error {
+	if len(e) != 256 {
+		return voxgate.Errorf(voxgate.EINVALID, "embedding must hold the 256 floats returned by /v1/voiceid/enroll (got %d)", len(e))
+	}
+	var n float64
+	for _, v := range e {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return voxgate.Errorf(voxgate.EINVALID, "embedding holds a non-finite value")
+		}
+		n += float64(v) * float64(v)
+	}
+	if math.Abs(math.Sqrt(n)-1) > 1e-3 {
+		return voxgate.Errorf(voxgate.EINVALID, "embedding is not one returned by this model (norm %.4f, expected 1)", math.Sqrt(n))
+	}
+	return nil
+}
