@@ -69,9 +69,10 @@ const maxTries = 64
 
 // Generate returns a new challenge of the given mode that is not among
 // recent, the profile's recent challenges, compared ignoring case and
-// spacing. In Phrases mode, when every phrase is recent, the one whose
-// last use comes earliest in recent (recent runs oldest to newest) is
-// returned, so a tenant with two phrases still alternates.
+// spacing; recent runs newest first, as the store returns it. In Phrases
+// mode, when every phrase is recent, a random phrase other than the newest
+// is returned, so a tenant with two phrases alternates and one with more
+// stays unpredictable.
 //
 // It returns an error for an unknown mode, a digit count out of range, a
 // phrase list shorter than MinPhrases, or a failure of the system's
@@ -157,8 +158,8 @@ func digitChallenge(n int) (string, error) {
 	return strings.Join(ds, " "), nil
 }
 
-// phraseChallenge picks a random phrase that is not recent, or else the
-// least recently used one.
+// phraseChallenge picks a random phrase that is not recent, or else a
+// random one other than the most recent.
 func phraseChallenge(phrases, recent []string, seen map[string]bool) (string, error) {
 	if len(phrases) < MinPhrases {
 		return "", fmt.Errorf("challenge: phrases mode needs at least %d phrases, have %d", MinPhrases, len(phrases))
@@ -176,18 +177,23 @@ func phraseChallenge(phrases, recent []string, seen map[string]bool) (string, er
 		}
 		return fresh[i], nil
 	}
-	// All recent: the phrase whose last use is oldest.
-	last := make(map[string]int, len(recent))
-	for i, r := range recent {
-		last[canonical(r)] = i
-	}
-	best := phrases[0]
-	for _, p := range phrases[1:] {
-		if last[canonical(p)] < last[canonical(best)] {
-			best = p
+	// All recent (recent is newest first): any phrase but the one just
+	// used, at random, so that the next phrase stays unpredictable when the
+	// list has three or more.
+	var others []string
+	for _, p := range phrases {
+		if len(recent) == 0 || canonical(p) != canonical(recent[0]) {
+			others = append(others, p)
 		}
 	}
-	return best, nil
+	if len(others) == 0 {
+		others = phrases
+	}
+	i, err := intn(len(others))
+	if err != nil {
+		return "", err
+	}
+	return others[i], nil
 }
 
 // ValidatePhrases checks a tenant's passphrase list: at least MinPhrases,

@@ -314,7 +314,7 @@ func TestPhrasesRotateWithoutRepeat(t *testing.T) {
 
 func TestPhrasesAllRecentPicksLeastRecentlyUsed(t *testing.T) {
 	phrases := []string{"alpha bravo", "charlie delta"}
-	recent := []string{"charlie delta", "ALPHA  bravo"}
+	recent := []string{"ALPHA  bravo", "charlie delta"} // newest first
 	for range 20 {
 		c, err := Generate(Phrases, Options{Phrases: phrases}, recent)
 		if err != nil {
@@ -393,5 +393,31 @@ func BenchmarkGenerateWords(b *testing.B) {
 		if _, err := Generate(Words, Options{}, recent); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestPhrasesNeverRepeatTheLastOne(t *testing.T) {
+	phrases := []string{"kids are talking by the door", "dogs are sitting by the door", "the quick brown fox"}
+	recent := []string{}
+	seen := map[string]int{}
+	for i := 0; i < 300; i++ {
+		c, err := Generate(Phrases, Options{Phrases: phrases}, recent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recent) > 0 && c == recent[0] {
+			t.Fatalf("phrase %q repeated right after itself", c)
+		}
+		seen[c]++
+		recent = append([]string{c}, recent...) // newest first, as the store returns them
+	}
+	for _, p := range phrases {
+		if seen[p] < 50 {
+			t.Fatalf("phrase %q drawn %d times in 300: %v", p, seen[p], seen)
+		}
+	}
+	two := phrases[:2]
+	if c, _ := Generate(Phrases, Options{Phrases: two}, []string{two[1], two[0], two[1]}); c != two[0] {
+		t.Fatalf("with two phrases the other one must come: got %q", c)
 	}
 }

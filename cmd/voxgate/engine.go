@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"voxgate/antispoof"
 	"voxgate/audio"
 	"voxgate/engine"
 	"voxgate/phrase"
@@ -38,6 +39,14 @@ func buildEngine(modelsDir string, targetFAR float64, log *slog.Logger) (engineB
 		b.loaded = append(b.loaded, "silero-vad")
 	} else {
 		log.Warn("no Silero VAD in the models folder: using the energy detector (run `voxgate models pull`)", "models", modelsDir)
+	}
+	if modelsDir != "" {
+		if d, err := antispoof.NewDetector(modelsDir); err != nil {
+			log.Warn("no anti-spoofing model: synthetic speech is not detected (run `voxgate models pull`)", "err", err)
+		} else {
+			eng.Spoof = d
+			b.loaded = append(b.loaded, "aasist+backend")
+		}
 	}
 	if r, err := phrase.Open("", phrase.Options{}); err != nil {
 		log.Warn("no speech recogniser: phrase checks and challenges are unavailable", "err", err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"voxgate"
+	"voxgate/antispoof"
 	"voxgate/eval"
 	"voxgate/phrase"
 	"voxgate/service"
@@ -80,6 +81,20 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("%s: %w", set.Name, err)
 		}
+		if len(set.Spoofs) > 0 {
+			d, ok := eng.Spoof.(*antispoof.Detector)
+			if !ok {
+				return fmt.Errorf("%s has spoof.csv but no anti-spoofing model is loaded (models folder %q)", set.Name, modelsDir)
+			}
+			sr, err := antispoof.EvalSet(ctx, d, filepath.Join(set.Dir, "spoof.csv"))
+			if err != nil {
+				return fmt.Errorf("%s spoof: %w", set.Name, err)
+			}
+			if rep.Spoof == nil {
+				rep.Spoof = &spoofReport{}
+			}
+			rep.Spoof.SetResult = sr
+		}
 		if len(set.Phrases) > 0 {
 			if eng.Phrase == nil {
 				return fmt.Errorf("%s has phrases.csv but no speech recogniser is installed (Debian pocketsphinx-en-us)", set.Name)
@@ -140,9 +155,19 @@ type evalReport struct {
 type setReport struct {
 	Speaker      *speakerReport `json:"speaker,omitempty"`
 	Phrase       *phrase.Eval   `json:"phrase,omitempty"`
+	Spoof        *spoofReport   `json:"spoof,omitempty"`
 	AudioSeconds float64        `json:"audio_seconds"`
 	CPUSeconds   float64        `json:"cpu_seconds"`
 	RTF          float64        `json:"rtf"`
+}
+
+// spoofReport is the synthetic-speech detector on a spoof.csv set, plus,
+// for sets whose trials include spoofs, the share of spoof trials the fused
+// decision accepted (IAPAR, ISO/IEC 30107-3).
+type spoofReport struct {
+	antispoof.SetResult
+	IAPAR       *float64 `json:"iapar,omitempty"`
+	SpoofTrials int      `json:"spoof_trials,omitempty"`
 }
 
 type speakerReport struct {
@@ -197,7 +222,20 @@ func evalSet(ctx context.Context, set *eval.Set, eng engineBundle, o evalOptions
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	svc := service.New(db, service.Options{Engine: eng.Engine, Sealer: sealer, Config: cfg})
+	// Synthetic-speech detection costs a second or so per trial and says
+	// nothing about speaker error rates: sets without spoof trials are
+	// scored without it (it is measured on spoof.csv sets and in IAPAR).
+	en := eng.Engine
+	hasSpoofTrials := false
+	for _, t := range set.Trials {
+		hasSpoofTrials = hasSpoofTrials || t.Label == eval.Spoof
+	}
+	if !hasSpoofTrials && en.Spoof != nil {
+		copied := *en
+		copied.Spoof = nil
+		en = &copied
+	}
+	svc := service.New(db, service.Options{Engine: en, Sealer: sealer, Config: cfg})
 	nk, err := svc.CreateKey(ctx, "eval", voxgate.ScopeAdmin, "", 0)
 	if err != nil {
 		return nil, nil, 0, err
@@ -319,8 +357,10 @@ func evalSet(ctx context.Context, set *eval.Set, eng engineBundle, o evalOptions
 		sp.TargetTrials, sp.NontargetTrials = len(scores.Target), len(scores.Nontarget)
 		rep.Speaker = sp
 	}
-	_ = spoofTrials
-	_ = spoofAccepted
+	if spoofTrials > 0 {
+		iapar := round4(float64(spoofAccepted) / float64(spoofTrials))
+		rep.Spoof = &spoofReport{IAPAR: &iapar, SpoofTrials: spoofTrials}
+	}
 	return rep, scores, audioSeconds, nil
 }
 
@@ -337,6 +377,17 @@ func printReport(w io.Writer, r evalReport) {
 		if sp := s.Speaker; sp != nil {
 			fmt.Fprintf(w, "%-18s %6.2f%% %7.4f %6.2f%% %6.2f%% %9.4f %8d %8d %8d %7.4f\n", n, 100*sp.EER, sp.MinDCF, 100*sp.FAR, 100*sp.FRR,
 				sp.Threshold, sp.TargetTrials, sp.NontargetTrials, sp.RefusedTrials, s.RTF)
+		}
+	}
+	for _, n := range names {
+		if sp := r.Sets[n].Spoof; sp != nil {
+			if sp.Bonafide > 0 {
+				fmt.Fprintf(w, "spoof  %-11s EER %6.2f%% (raw AASIST %6.2f%%)  APCER %6.2f%%  BPCER %6.2f%% at %.3f  (%d bona fide, %d spoofed)\n",
+					n, 100*sp.EER, 100*sp.AASISTEER, 100*sp.APCER, 100*sp.BPCER, sp.Threshold, sp.Bonafide, sp.Spoofed)
+			}
+			if sp.IAPAR != nil {
+				fmt.Fprintf(w, "spoof  %-11s IAPAR %6.2f%% of %d spoof trials accepted by the fused decision\n", n, 100**sp.IAPAR, sp.SpoofTrials)
+			}
 		}
 	}
 	for _, n := range names {
