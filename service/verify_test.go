@@ -3,12 +3,15 @@ package service
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"voxgate"
 	"voxgate/audio"
@@ -24,7 +27,7 @@ var (
 	engErr  error
 )
 
-func testEngine(t *testing.T) *engine.Engine {
+func testEngine(t testing.TB) *engine.Engine {
 	t.Helper()
 	models := filepath.Join(shared.Dir(t), "models")
 	engOnce.Do(func() {
@@ -53,7 +56,7 @@ func bioService(t *testing.T, cfg Config) (*Service, voxgate.Actor) {
 	return s, mustActor(t, s, "acme", voxgate.ScopeAdmin)
 }
 
-func ravdessFile(t *testing.T, actor, emotion, intensity, statement, rep int) []byte {
+func ravdessFile(t testing.TB, actor, emotion, intensity, statement, rep int) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(shared.Dir(t), "voice-data/corpora/ravdess", fmt.Sprintf("Actor_%02d", actor),
 		fmt.Sprintf("03-01-%02d-%02d-%02d-%02d-%02d.flac", emotion, intensity, statement, rep, actor)))
@@ -205,4 +208,72 @@ func TestGenuineStrongAcceptsAdaptAndRevert(t *testing.T) {
 	if err != nil || l.Adaptations != 0 || l.DriftCosine != 1 {
 		t.Fatalf("after revert: %+v %v", l, err)
 	}
+}
+
+// BenchmarkVerify4s measures the whole verify call (decode, VAD, quality,
+// embedding, replay check against the profile's fingerprints, decision,
+// audit) on 4 s recordings, and reports p50 and p99 latency.
+func BenchmarkVerify4s(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.RequiredSpeech, cfg.DisableLimits, cfg.RatePerMinute, cfg.RatePerHour = 5, true, 0, 0
+	eng := testEngine(b)
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "voxgate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	sealer, _ := seal.New(bytes.Repeat([]byte{3}, 32))
+	s := New(db, Options{Engine: eng, Sealer: sealer, Config: cfg})
+	nk, _ := s.CreateKey(context.Background(), "bench", voxgate.ScopeAdmin, "", 0)
+	a, _ := s.Authenticate(context.Background(), nk.Key)
+	ctx := context.Background()
+	s.CreateProfile(ctx, a, "actor1")
+	for statement := 1; statement <= 2; statement++ {
+		for rep := 1; rep <= 2; rep++ {
+			if _, err := s.Enroll(ctx, a, "actor1", ravdessFile(b, 1, 1, 1, statement, rep)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// 4.0 s recordings: other emotions' takes, padded or cut to 64000 samples.
+	var clips [][]byte
+	dec := &audio.Decoder{}
+	for emotion := 2; emotion <= 8; emotion++ {
+		c, err := dec.Decode(ctx, ravdessFile(b, 1, emotion, 1, 1, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		x := make([]float32, 64000)
+		copy(x, c.Samples)
+		clips = append(clips, wav16k(x))
+	}
+	lat := make([]float64, 0, b.N)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		if _, err := s.Verify(ctx, a, VerifyRequest{UserID: "actor1", Audio: clips[i%len(clips)]}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+	}
+	sort.Float64s(lat)
+	b.ReportMetric(percentile(lat, 0.5), "p50_ms")
+	b.ReportMetric(percentile(lat, 0.99), "p99_ms")
+}
+
+// wav16k encodes 16 kHz mono samples as 16-bit PCM WAV.
+func wav16k(x []float32) []byte {
+	var b bytes.Buffer
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, uint32(36+2*len(x)))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
+		binary.Write(&b, binary.LittleEndian, v)
+	}
+	b.WriteString("data")
+	binary.Write(&b, binary.LittleEndian, uint32(2*len(x)))
+	for _, v := range x {
+		binary.Write(&b, binary.LittleEndian, int16(math.Round(float64(max(-1, min(1, v)))*32767)))
+	}
+	return b.Bytes()
 }
