@@ -41,7 +41,7 @@ type FileVerdict struct {
 }
 
 // EvalSet scores every row of a spoof.csv file (header path,label; label
-// bonafide or spoof; paths relative to the CSV's folder) with d. Audio is
+// bonafide or spoof; relative paths are taken from the CSV's folder) with d. Audio is
 // decoded with the audio package's default Decoder.
 func EvalSet(ctx context.Context, d *Detector, csvPath string) (SetResult, error) {
 	f, err := os.Open(csvPath)
@@ -83,7 +83,11 @@ func EvalSet(ctx context.Context, d *Detector, csvPath string) (SetResult, error
 			return SetResult{}, fmt.Errorf("antispoof: %s: label %q", csvPath, rec[li])
 		}
 		p := rec[pi]
-		data, err := os.ReadFile(filepath.Join(dir, p))
+		full := p
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(dir, p)
+		}
+		data, err := os.ReadFile(full)
 		if err != nil {
 			return SetResult{}, err
 		}

@@ -105,9 +105,6 @@ func TestDetectorStopsWhenContextEnds(t *testing.T) {
 
 func TestDetectorIsSafeForConcurrentUse(t *testing.T) {
 	d := loadDetector(t)
-	if testing.Short() {
-		t.Skip("several AASIST passes; slow under -race")
-	}
 	x := testAudio(3*SampleRate, 7)
 	want, _, err := d.Spoof(context.Background(), x)
 	if err != nil {

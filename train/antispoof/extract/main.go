@@ -41,6 +41,7 @@ func main() {
 	maxW := flag.Int("max", antispoof.MaxWindows, "most windows per file (as the Detector)")
 	names := flag.Bool("names", false, "print the spectral statistics' names as JSON and exit")
 	specOnly := flag.Bool("spec", false, "spectral statistics only (no AASIST): for iterating on them")
+	detect := flag.Bool("detect", false, "write the shipped Detector's verdicts instead (checks the Go back-end against train.py)")
 	flag.Parse()
 	if *names {
 		b, _ := json.Marshal(antispoof.SpecFeatureNames())
@@ -48,6 +49,10 @@ func main() {
 		return
 	}
 	m, err := antispoof.Load(filepath.Join(*models, "aasist", "AASIST.pth"), filepath.Join(*models, "aasist", "AASIST.conf"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	det, err := antispoof.NewDetectorFromModel(m)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -93,6 +98,19 @@ func main() {
 				maxW = 0
 			}
 			r.Samples = len(clip.Samples)
+			if *detect {
+				v, err := det.Detail(context.Background(), clip.Samples)
+				if err != nil {
+					log.Fatal(err)
+				}
+				b, _ := json.Marshal(struct {
+					Path    string            `json:"path"`
+					Verdict antispoof.Verdict `json:"verdict"`
+				}{p, v})
+				fmt.Fprintf(w, "%s\n", b)
+				n++
+				continue
+			}
 			if *specOnly {
 				r.Starts, r.Spec = antispoof.WindowSpec(m.Config().Samples, clip.Samples, maxW)
 			} else {
