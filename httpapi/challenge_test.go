@@ -32,6 +32,8 @@ func statementOf(challenge string) int {
 
 func TestChallengeFlowWithRavdessPhrases(t *testing.T) {
 	e := newBioEnv(t, ravdessConfig())
+	e.engine = testEngineWithSpoof(t)
+	e.start(t) // speaker, phrase and liveness must all pass
 	key := e.key("acme", voxgate.ScopeAdmin)
 	if st, body, _ := e.do("PUT", "/v1/challenge-phrases", key, map[string]any{"phrases": []string{kids, dogs}}); st != 200 {
 		t.Fatalf("set phrases: %d %v", st, body)
@@ -55,6 +57,9 @@ func TestChallengeFlowWithRavdessPhrases(t *testing.T) {
 	st, body := e.upload("/verify-voice", key, map[string]string{"session_id": sid, "user_id": "actor1"}, "audio", accepted)
 	if st != 200 || body["success"] != true || body["decision"] != "accept" || body["user_id"] != "actor1" {
 		t.Fatalf("genuine answer: %d %v", st, body)
+	}
+	if d := body["details"].(map[string]any); d["spoof"].(map[string]any)["deepfake_checked"] != true {
+		t.Fatalf("liveness was not checked: %v", d["spoof"])
 	}
 	token := body["voiceToken"].(string)
 	var valid atomic.Int32

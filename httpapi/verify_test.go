@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"voxgate"
+	"voxgate/antispoof"
 	"voxgate/audio"
 	"voxgate/engine"
 	"voxgate/internal/shared"
@@ -57,11 +58,40 @@ func testEngine(t *testing.T) *engine.Engine {
 	return engVal
 }
 
+var (
+	spoofOnce sync.Once
+	spoofEng  *engine.Engine
+	spoofErr  error
+)
+
+// testEngineWithSpoof is testEngine plus the anti-spoofing detector, for
+// the tests where liveness must pass too (it costs about half a second per
+// verification on two cores).
+func testEngineWithSpoof(t *testing.T) *engine.Engine {
+	t.Helper()
+	base := testEngine(t)
+	spoofOnce.Do(func() {
+		d, err := antispoof.NewDetector(filepath.Join(shared.Dir(t), "models"))
+		if err != nil {
+			spoofErr = err
+			return
+		}
+		copied := *base
+		copied.Spoof = d
+		spoofEng = &copied
+	})
+	if spoofErr != nil {
+		t.Fatal(spoofErr)
+	}
+	return spoofEng
+}
+
 // bioEnv is a server with the real engine over a SQLite file that survives
 // restarts of the server within one test.
 type bioEnv struct {
 	*testEnv
 	dbPath   string
+	engine   *engine.Engine
 	sealKey  []byte
 	tokenKey ed25519.PrivateKey
 	cfg      service.Config
@@ -84,7 +114,11 @@ func (b *bioEnv) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealer, _ := seal.New(b.sealKey)
-	svc := service.New(db, service.Options{Engine: testEngine(t), Sealer: sealer, Tokens: voicetoken.New(b.tokenKey), Config: b.cfg})
+	eng := b.engine
+	if eng == nil {
+		eng = testEngine(t)
+	}
+	svc := service.New(db, service.Options{Engine: eng, Sealer: sealer, Tokens: voicetoken.New(b.tokenKey), Config: b.cfg})
 	api := New(svc, Options{})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(func() { srv.Close(); db.Close() })

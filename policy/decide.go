@@ -45,6 +45,10 @@ const (
 type Voice struct {
 	Score     float64 // normalised score
 	Threshold float64 // operating threshold for the configured false-accept rate
+	// High is the stricter threshold (a tenth of the false-accept rate)
+	// above which the voice evidence is strong. When it is not above
+	// Threshold, Threshold + Config.VoiceMargin takes its place.
+	High float64
 	// Confidence is the calibrated probability that the speaker is the
 	// enrolled one, 0..1.
 	Confidence float64
@@ -81,8 +85,10 @@ type Evidence struct {
 // Config tunes the decision. The zero value is not useful; start from
 // DefaultConfig.
 type Config struct {
-	// VoiceMargin is the band around the voice threshold, in score units,
-	// inside which the evidence is too close to call: retry, never accept.
+	// VoiceMargin is the band around the voice threshold inside which the
+	// evidence is too close to call: retry, never accept. It is a fraction
+	// of the distance from Threshold to High (the model's own score scale),
+	// or, when High is unknown, an absolute score difference.
 	VoiceMargin float64
 	// PhraseMargin is the same band for the phrase score.
 	PhraseMargin float64
@@ -95,7 +101,7 @@ type Config struct {
 
 // DefaultConfig returns the shipped decision policy.
 func DefaultConfig() Config {
-	return Config{VoiceMargin: 0.05, PhraseMargin: 0.1, MinAcceptSpeech: 0.8, NoisySNR: 10}
+	return Config{VoiceMargin: 0.5, PhraseMargin: 0.1, MinAcceptSpeech: 0.8, NoisySNR: 10}
 }
 
 // Decision is the fused, explained verdict.
@@ -129,6 +135,7 @@ func Decide(e Evidence, c Config) Decision {
 	// identity, whatever else decided the outcome.
 	d.Confidence = round3(e.Voice.Confidence)
 	v := e.Voice
+	margin := c.voiceMargin(v)
 	switch {
 	case e.Liveness.Replay:
 		d.Decision, d.Reason = Reject, ReasonReplay
@@ -139,16 +146,16 @@ func Decide(e Evidence, c Config) Decision {
 	case e.Phrase != nil && e.Phrase.Score < e.Phrase.Threshold-c.PhraseMargin:
 		d.Decision, d.Reason = Reject, ReasonPhraseMismatch
 		d.Insights = append(d.Insights, "The requested phrase was not spoken"+heard(e.Phrase)+".")
-	case v.Score < v.Threshold-c.VoiceMargin:
+	case v.Score < v.Threshold-margin:
 		d.Decision, d.Reason = Reject, ReasonVoiceMismatch
 		d.Insights = append(d.Insights, fmt.Sprintf("The voice does not match the enrolled voiceprint (score %.3f, threshold %.3f).", v.Score, v.Threshold))
-	case v.Score < v.Threshold+c.VoiceMargin:
+	case v.Score < v.Threshold+margin:
 		d.Decision, d.Reason = Retry, ReasonVoiceUncertain
 		if e.SNRdB < c.NoisySNR {
 			d.Reason = ReasonTooNoisy
 			d.Insights = append(d.Insights, fmt.Sprintf("Too close to call in background noise (SNR %.0f dB): retry somewhere quieter.", e.SNRdB))
 		} else {
-			d.Insights = append(d.Insights, fmt.Sprintf("The voice score %.3f is within %.2f of the threshold %.3f: too close to call, please retry.", v.Score, c.VoiceMargin, v.Threshold))
+			d.Insights = append(d.Insights, fmt.Sprintf("The voice score %.3f is within %.2f of the threshold %.3f: too close to call, please retry.", v.Score, margin, v.Threshold))
 		}
 	case e.Phrase != nil && e.Phrase.Score < e.Phrase.Threshold+c.PhraseMargin:
 		d.Decision, d.Reason = Retry, ReasonPhraseUnclear
@@ -176,11 +183,22 @@ func heard(p *Phrase) string {
 	return fmt.Sprintf(" (heard %q)", p.Recognized)
 }
 
+// voiceMargin is the retry band's half-width on the score's own scale.
+func (c Config) voiceMargin(v Voice) float64 {
+	if v.High > v.Threshold {
+		return c.VoiceMargin * (v.High - v.Threshold)
+	}
+	return c.VoiceMargin
+}
+
+// voiceTier: high from the strict threshold (or the top of the retry band,
+// whichever is higher), medium within the retry band, low below it.
 func voiceTier(v Voice, c Config) string {
+	m := c.voiceMargin(v)
 	switch {
-	case v.Score >= v.Threshold+c.VoiceMargin:
+	case v.Score >= max(v.High, v.Threshold+m):
 		return High
-	case v.Score >= v.Threshold-c.VoiceMargin:
+	case v.Score >= v.Threshold-m:
 		return Medium
 	default:
 		return Low

@@ -10,7 +10,7 @@ import (
 func TestDecideBranches(t *testing.T) {
 	c := DefaultConfig()
 	good := Evidence{
-		Voice:         Voice{Score: 0.8, Threshold: 0.5, Confidence: 0.97},
+		Voice:         Voice{Score: 0.8, Threshold: 0.5, High: 0.6, Confidence: 0.97}, // retry band 0.45..0.55
 		Liveness:      Liveness{SpoofChecked: true, SpoofProbability: 0.05, SpoofThreshold: 0.5},
 		SpeechSeconds: 3, SNRdB: 30,
 	}
@@ -56,12 +56,12 @@ func TestNeverAcceptsWithinTheMargin(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for i := 0; i < 10000; i++ {
 		e := Evidence{
-			Voice:         Voice{Score: r.Float64()*2 - 1, Threshold: r.Float64() - 0.5},
+			Voice:         Voice{Score: r.Float64()*2 - 1, Threshold: r.Float64() - 0.5, High: r.Float64()*2 - 1},
 			Liveness:      Liveness{SpoofChecked: true, SpoofProbability: r.Float64(), SpoofThreshold: 0.5},
 			SpeechSeconds: r.Float64() * 4, SNRdB: r.Float64() * 40,
 		}
 		d := Decide(e, c)
-		if d.Decision == Accept && (e.Voice.Score < e.Voice.Threshold+c.VoiceMargin || e.Liveness.SpoofProbability >= 0.5 || e.SpeechSeconds < c.MinAcceptSpeech) {
+		if d.Decision == Accept && (e.Voice.Score < e.Voice.Threshold+c.voiceMargin(e.Voice) || e.Liveness.SpoofProbability >= 0.5 || e.SpeechSeconds < c.MinAcceptSpeech) {
 			t.Fatalf("accepted weak evidence: %+v", e)
 		}
 	}
@@ -177,5 +177,26 @@ func TestProgress(t *testing.T) {
 		if got := l.Progress(tc.speech, 10, tc.n); got != tc.want {
 			t.Errorf("Progress(%v, %d) = %v, want %v", tc.speech, tc.n, got, tc.want)
 		}
+	}
+}
+
+func TestVoiceMarginFollowsTheModelsScale(t *testing.T) {
+	c := DefaultConfig()
+	for _, tc := range []struct {
+		v    Voice
+		want string
+	}{
+		{Voice{Score: 3.0, Threshold: 2.8, High: 3.6}, Retry},  // band 2.4..3.2
+		{Voice{Score: 3.3, Threshold: 2.8, High: 3.6}, Accept}, // above the band, medium tier
+		{Voice{Score: 2.3, Threshold: 2.8, High: 3.6}, Reject},
+	} {
+		e := Evidence{Voice: tc.v, Liveness: Liveness{SpoofChecked: true, SpoofThreshold: 0.5}, SpeechSeconds: 3, SNRdB: 30}
+		if d := Decide(e, c); d.Decision != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.v, d.Decision, tc.want)
+		}
+	}
+	e := Evidence{Voice: Voice{Score: 3.3, Threshold: 2.8, High: 3.6}, Liveness: Liveness{SpoofChecked: true, SpoofThreshold: 0.5}, SpeechSeconds: 3, SNRdB: 30}
+	if d := Decide(e, c); d.Signals.Voice != Medium || DefaultLearning().MayLearn(d, false) {
+		t.Fatalf("an accept below the strict threshold must be medium and must not learn: %+v", d)
 	}
 }

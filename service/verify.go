@@ -48,6 +48,7 @@ type Calibration struct {
 // Thresholds reports the operating points used.
 type Thresholds struct {
 	Voice     float64  `json:"voice"`
+	VoiceHigh float64  `json:"voice_high"`
 	TargetFAR float64  `json:"target_far"`
 	Margin    float64  `json:"margin"`
 	Spoof     float64  `json:"spoof,omitempty"`
@@ -215,9 +216,10 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 		return ev, nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
 	}
 	sc := s.engine.Score(tmpl.Current, emb)
-	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: s.engine.Calibration.Threshold, Confidence: sc.Confidence}
+	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: s.engine.Calibration.Threshold, High: s.engine.Calibration.High, Confidence: sc.Confidence}
 	res.Calibration = Calibration{RawScore: round4(sc.Raw), NormalizedScore: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence)}
-	res.Thresholds = Thresholds{Voice: round4(s.engine.Calibration.Threshold), TargetFAR: s.engine.Calibration.TargetFAR, Margin: s.cfg.Decision.VoiceMargin}
+	res.Thresholds = Thresholds{Voice: round4(s.engine.Calibration.Threshold), VoiceHigh: round4(s.engine.Calibration.High),
+		TargetFAR: s.engine.Calibration.TargetFAR, Margin: round4(s.cfg.Decision.VoiceMargin * max(0, s.engine.Calibration.High-s.engine.Calibration.Threshold))}
 
 	// Replay: against every kept fingerprint of this profile; the attempt's
 	// own fingerprint is kept too, so that it cannot be replayed later.

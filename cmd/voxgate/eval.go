@@ -185,6 +185,9 @@ type speakerReport struct {
 	// refused by the enrollment gate.
 	EnrollSamples  int `json:"enroll_samples"`
 	RefusedSamples int `json:"refused_samples"`
+	// UnenrolledModels had every enrollment sample refused; their trials
+	// count as refused.
+	UnenrolledModels []string `json:"unenrolled_models,omitempty"`
 	// Accepted is how many trials the fused decision accepted.
 	AcceptedTargets    int `json:"accepted_targets"`
 	AcceptedNontargets int `json:"accepted_nontargets"`
@@ -275,6 +278,11 @@ func evalSet(ctx context.Context, set *eval.Set, eng engineBundle, o evalOptions
 			}
 		}
 	}
+	for _, e := range set.Enroll {
+		if p, err := svc.Profile(ctx, actor, e.Model); err == nil && !p.Enrolled() {
+			sp.UnenrolledModels = append(sp.UnenrolledModels, e.Model)
+		}
+	}
 	scores := &eval.Scores{}
 	var spoofTrials, spoofAccepted int
 	jobs := make(chan eval.Trial)
@@ -294,7 +302,10 @@ func evalSet(ctx context.Context, set *eval.Set, eng engineBundle, o evalOptions
 					var res *service.VerifyResult
 					res, err = svc.Verify(ctx, actor, service.VerifyRequest{UserID: t.Model, Audio: data})
 					if voxgate.ErrorCode(err) == voxgate.EENROLLINCOMPLETE {
-						err = fmt.Errorf("model %s has no usable enrollment", t.Model)
+						// Every enrollment sample of the model was refused:
+						// the service answers every trial with an error,
+						// which never accepts.
+						res, err = &service.VerifyResult{}, nil
 					}
 					if err == nil {
 						mu.Lock()
