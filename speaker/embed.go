@@ -16,7 +16,9 @@ type work struct {
 	logmel, energy []float32
 	frames         []float32
 	mask           []bool
+	use            []bool
 	net            tdnnWork
+	stats          statsWork
 }
 
 func grow(s []float32, n int) []float32 {
@@ -78,6 +80,19 @@ func (m *Model) embedLogMel(w *work, out, logmel []float32, mask []bool) int {
 	n := nf
 	if !useAll {
 		n = countTrue(mask, nf)
+	}
+	if m.kind == "mfccstats" {
+		var use []bool
+		if !useAll {
+			use = w.use[:0]
+			for t := 0; t < nf; t++ {
+				use = append(use, t < len(mask) && mask[t])
+			}
+			w.use = use
+		}
+		m.stats.embed(&w.stats, out, logmel, nmels, use)
+		normalize(out)
+		return n
 	}
 	// frames: [n][nmels] selected log-mel rows, then mean-normalised
 	w.frames = grow(w.frames, n*nmels)

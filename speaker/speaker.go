@@ -4,23 +4,29 @@
 // normalisation, a calibrated confidence, an operating threshold for a target
 // false-accept rate, and a coarse tier.
 //
-// The shipped model (model.safetensors, embedded in the binary; see
-// MODEL_CARD.md) is a compact TDNN (x-vector style) trained from scratch on
-// ../shared/voice-data/sets/train-pool by train/speaker/train_nn.py:
+// A model file (safetensors; see train/speaker) names its kind. The shipped
+// model (model.safetensors, embedded in the binary; see MODEL_CARD.md) is of
+// kind "mfccstats", the design that measured best (train/speaker/RESULTS.md):
 //
 //	16 kHz audio -> 64 log-mel bands (package features, 25 ms / 10 ms)
-//	-> speech frames only (caller's mask or the energy detector)
-//	-> per-utterance mean normalisation
-//	-> 5 dilated 1-D convolutions (ReLU, batch norm)
-//	-> mean and standard-deviation pooling over time
-//	-> linear layer to 256 dims -> L2 normalisation.
+//	-> speech frames (caller's mask, else the energy detector, else all)
+//	-> MFCC c0..c29 + deltas -> per-dimension mean and standard deviation
+//	-> LDA projection (trained on train-pool, clean and narrowband copies)
+//	-> L2 norm -> minus the mean training embedding -> L2 norm.
+//
+// The LDA has at most 120 informative dimensions; the remaining entries of
+// the 256-dim embedding are zero. Kind "tdnn" is a compact neural x-vector
+// network (train/speaker/train_nn.py) that replaces the statistics and LDA
+// with five dilated 1-D convolutions over mean-normalised log-mel frames,
+// mean/std pooling and a linear layer; it is supported and parity-tested but
+// not shipped, because the one trained here measured worse.
 //
 // Scores are cosine similarities of embeddings, normalised with adaptive
-// symmetric score normalisation (s-norm) against a cohort of train-pool
-// embeddings shipped in the model file, and mapped to a probability-like
-// confidence by a logistic calibration fitted on held-out train-pool
-// speakers. The same held-out trials give the threshold for any target
-// false-accept rate.
+// symmetric score normalisation (s-norm: top-K cohort scores) against a
+// cohort of train-pool embeddings shipped in the model file, and mapped to a
+// probability-like confidence by a logistic calibration fitted on train-pool
+// speakers held out of training. The same held-out trials give the threshold
+// for any target false-accept rate.
 package speaker
 
 import (
@@ -49,8 +55,10 @@ var shippedModel []byte
 type Model struct {
 	version   string
 	fe        *features.Frontend
-	net       *tdnn
-	minSpeech int // fewer masked speech frames than this: use the energy detector, then all frames
+	kind      string     // "mfccstats" or "tdnn"
+	stats     *mfccStats // kind "mfccstats"
+	net       *tdnn      // kind "tdnn"
+	minSpeech int        // fewer masked speech frames than this: use the energy detector, then all frames
 
 	cohort     []float32 // [K][Dim] normalised cohort embeddings
 	topK       int       // cohort scores kept for adaptive s-norm
@@ -108,8 +116,25 @@ func parse(b []byte) (*Model, error) {
 	if m.fe, err = features.New(features.DefaultConfig); err != nil {
 		return nil, err
 	}
-	if m.net, err = loadTDNN(f, nmels); err != nil {
-		return nil, err
+	m.kind = f.meta["kind"]
+	switch m.kind {
+	case "mfccstats":
+		nceps, err := metaInt("num_ceps")
+		if err != nil {
+			return nil, err
+		}
+		if nceps < 1 || nceps > 64 || nceps > nmels {
+			return nil, fmt.Errorf("speaker: num_ceps %d out of range", nceps)
+		}
+		if m.stats, err = loadStats(f, nmels, nceps); err != nil {
+			return nil, err
+		}
+	case "tdnn":
+		if m.net, err = loadTDNN(f, nmels); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("speaker: unknown model kind %q", m.kind)
 	}
 	if m.minSpeech, err = metaInt("min_speech_frames"); err != nil {
 		return nil, err

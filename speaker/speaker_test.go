@@ -87,11 +87,26 @@ type parityFile struct {
 }
 
 // TestEmbeddingMatchesTrainingCode feeds the log-mel inputs stored by
-// train/speaker/train.py through the Go model and compares the embeddings
-// and s-normalised score with the ones the training code computed.
+// train/speaker/train_stats.py through the shipped Go model and compares the
+// embeddings and s-normalised score with the ones the training code computed.
 func TestEmbeddingMatchesTrainingCode(t *testing.T) {
-	m := model(t)
-	b, err := os.ReadFile("testdata/parity.json")
+	checkParity(t, model(t), "testdata/parity.json")
+}
+
+// TestTDNNMatchesPyTorch does the same for the neural embedding kind, with a
+// tiny TDNN (16 channels) and the references PyTorch computed for it
+// (train_nn.py + calibrate.py).
+func TestTDNNMatchesPyTorch(t *testing.T) {
+	m, err := LoadFile("testdata/tdnn_tiny.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkParity(t, m, "testdata/tdnn_tiny_parity.json")
+}
+
+func checkParity(t *testing.T, m *Model, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +132,7 @@ func TestEmbeddingMatchesTrainingCode(t *testing.T) {
 			worst = math.Max(worst, math.Abs(float64(got[j]-c.Embedding[j])))
 		}
 		if worst > 1e-4 {
-			t.Errorf("case %d (%d frames): max |Go - Python| = %g", i, c.Frames, worst)
+			t.Errorf("case %d (%d frames): max |Go - reference| = %g", i, c.Frames, worst)
 		}
 		embs = append(embs, got)
 	}

@@ -80,7 +80,7 @@ def main():
     prng = np.random.default_rng(1); cases = []
     for T in (120, 37, 9):
         lm = np.round(prng.normal(0, 1.5, (T, NMELS)) - 6 + np.linspace(2, -3, NMELS), 4).astype(np.float32)
-        cases.append({'frames': T, 'logmel': lm.ravel().tolist(), 'mask': [1] * T, 'embedding': embed(lm).tolist()})
+        cases.append({'frames': T, 'logmel': [round(float(v), 4) for v in lm.ravel()], 'mask': [1] * T, 'embedding': embed(lm).tolist()})
     e0, e1 = np.array(cases[0]['embedding']), np.array(cases[1]['embedding'])
     raw = float(e0 @ e1); m0, s0 = stats(e0); m1, s1 = stats(e1)
     json.dump({'model_version': meta['model_version'], 'cases': cases,

@@ -130,7 +130,7 @@ def main():
     # fold the embedding batch norm into the linear layer
     tensors['fc.weight'] = (net.fc.weight * scale[:, None]).detach().numpy()  # [256][6C]
     tensors['fc.bias'] = ((net.fc.bias - net.bn_emb.running_mean) * scale + net.bn_emb.bias).detach().numpy()
-    meta = dict(model_version=a.version, channels=a.channels, num_mels=NMELS, speakers=len(spk),
+    meta = dict(model_version=a.version, kind='tdnn', channels=a.channels, num_mels=NMELS, speakers=len(spk),
                 dilations='1,2,3,1,1', kernels='5,3,3,1,1', steps=step + 1)
     torch.save(net.state_dict(), a.out + '.pt')
     save_safetensors(a.out, tensors, meta)

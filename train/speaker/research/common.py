@@ -1,6 +1,6 @@
 import numpy as np, os, csv, hashlib
-S='/work/shared/voice-data/sets'
-F='/work/scratch/speaker/feat'
+S=os.environ.get('VOXGATE_SETS_DIR','/work/shared/voice-data/sets')
+F=os.environ.get('SPK_FEATS','/work/scratch/speaker/feat')
 def h(ap): return hashlib.md5(ap.encode()).hexdigest()[:16]
 def load(ap, nb=False):
     b=open(os.path.join(F,h(ap)+('.nb' if nb else '')+'.bin'),'rb').read()

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Train voxgate's speaker model (GMM supervector + PCA/LDA) on train-pool.
+"""Research: GMM supervector + PCA/LDA speaker system (approach B in RESULTS.md).
+Its output is not loadable by package speaker (no Go implementation kept).
 
 Input: log-mel features written by `go run ./train/speaker/dumpfeats`
 (package features, 64 bands, 25 ms / 10 ms, energy VAD mask), one file per

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Train voxgate's shipped speaker model: MFCC statistics + LDA (approach A in
+RESULTS.md), with s-norm cohort and calibration, on train-pool log-mel
+features written by `go run ./train/speaker/dumpfeats`.
+
+Per recording (speech frames of the energy-VAD mask, all frames if fewer
+than 10): MFCC c0..c29 from the 64 log-mel bands (orthonormal DCT-II) plus
+regression deltas (+-2 frames, edge padded, computed before frame
+selection) -> per-dimension mean (except c0's, which only tracks the recording
+level) and population standard deviation (119 values) -> minus the training mean -> LDA to 256 dims (trained on 1-4 s
+crops and whole recordings of the clean and narrowband variants) -> L2 norm
+-> minus the mean training embedding -> L2 norm.
+
+Every 8th speaker (sorted by name) is held out of LDA training and used for
+calibration trials; the others' whole recordings form the s-norm cohort.
+Writes the model (safetensors) and the Go parity reference JSON.
+"""
+import argparse, json, os, struct
+import numpy as np, scipy.linalg as sl
+from train_nn import save_safetensors, NMELS
+
+NCEPS, LDA, MIN_SPEECH, TOPK = 30, 256, 10, 200
+VARIANTS = ('-clean.bin', '-nb.bin')  # LDA training; calibration also uses -up/-down
+
+def dctm(n, k):
+    c = np.arange(k)[:, None]; m = np.arange(n)[None, :]
+    d = np.sqrt(2 / n) * np.cos(np.pi * c * (m + .5) / n); d[0] *= np.sqrt(.5)
+    return d.astype(np.float32)
+DCT = dctm(NMELS, NCEPS)
+
+def deltas(x):
+    p = np.pad(x, ((2, 2), (0, 0)), mode='edge')
+    return (-2 * p[:-4] - p[1:-3] + p[3:-1] + 2 * p[4:]) / 10
+
+def frames(logmel, mask):
+    c = logmel.astype(np.float64) @ DCT.T.astype(np.float64)
+    f = np.concatenate([c, deltas(c)], 1)
+    if mask.sum() < MIN_SPEECH: mask = np.ones(len(mask), bool)
+    return f[mask]
+
+def stats(f):
+    # mean of c0 (the recording level) is left out: the statistics are gain invariant
+    return np.concatenate([f.mean(0)[1:], f.std(0)])
+
+def loadf(path):
+    b = open(path, 'rb').read(); nf, d = struct.unpack('<II', b[:8])
+    return (np.frombuffer(b[8:8 + 4 * nf * d], dtype='<f4').reshape(nf, d),
+            np.frombuffer(b[8 + 4 * nf * d:], dtype='u1').astype(bool))
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--feats', required=True); ap.add_argument('--list', required=True)
+    ap.add_argument('--out', required=True); ap.add_argument('--parity', required=True)
+    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-lda-v1')
+    a = ap.parse_args()
+    rng = np.random.default_rng(0)
+    rows = [l.rstrip('\n').split('\t') for l in open(a.list)]
+    if a.cc_by_only: rows = [r for r in rows if r[2] == 'CC-BY-4.0']
+    allspk = sorted({r[0] for r in rows}); held = set(allspk[7::8])
+    spk = [s for s in allspk if s not in held]; sid = {s: i for i, s in enumerate(spk)}
+    X, Y, full, cal, caly = [], [], [], [], []
+    for r in rows:
+        if r[0] not in held and not r[3].endswith(VARIANTS): continue
+        f = frames(*loadf(os.path.join(a.feats, r[3]))); n = len(f)
+        if r[0] in held:  # short and long crops of every variant: digits to sentences
+            for _ in range(4):
+                L = int(rng.integers(50, 400)); st = int(rng.integers(0, max(1, n - L)))
+                cal.append(stats(f[st:st + L])); caly.append(r[0])
+            continue
+        for st in range(0, max(1, n - 150), 100):
+            X.append(stats(f[st:st + int(rng.integers(100, 400))])); Y.append(sid[r[0]])
+        full.append(len(X)); X.append(stats(f)); Y.append(sid[r[0]])
+    X = np.array(X); Y = np.array(Y)
+    print('training vectors', X.shape, 'speakers', len(spk), 'held out', len(held))
+    mu = X.mean(0); Xc = X - mu
+    U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+    keep = S > S[0] * 1e-5
+    P = Vt[keep].T / (S[keep] / np.sqrt(len(X)))
+    Z = Xc @ P
+    k = Z.shape[1]; Sw = np.zeros((k, k)); means = np.zeros((len(spk), k))
+    for c in range(len(spk)):
+        z = Z[Y == c]; means[c] = z.mean(0); d = z - means[c]; Sw += d.T @ d
+    Sw /= len(Z); Sb = np.cov(means.T, bias=True)
+    _, V = sl.eigh(Sb, Sw + 1e-6 * np.eye(k))
+    W = P @ V[:, ::-1][:, :LDA]
+    if W.shape[1] < LDA:  # fewer stats dims than LDA: pad with zero columns
+        W = np.concatenate([W, np.zeros((W.shape[0], LDA - W.shape[1]))], 1)
+    def project(s):
+        e = (s - mu) @ W; return e / np.linalg.norm(e, axis=-1, keepdims=True)
+    em = project(X).mean(0)
+    def embed(s):
+        e = project(s) - em; return e / np.linalg.norm(e, axis=-1, keepdims=True)
+    cohort = embed(X[full])
+    topk = min(TOPK, len(cohort) // 2)
+    def snstats(e):
+        s = np.sort(e @ cohort.T, axis=-1)[..., ::-1][..., :topk]; return s.mean(-1), s.std(-1) + 1e-6
+    ce = embed(np.array(cal)); cy = np.array(caly)
+    m_, s_ = snstats(ce); raw = ce @ ce.T
+    norm = 0.5 * ((raw - m_[:, None]) / s_[:, None] + (raw - m_[None, :]) / s_[None, :])
+    iu = np.triu_indices(len(ce), 1); lab = (cy[:, None] == cy[None, :])[iu]; sc = norm[iu]
+    tar, non = sc[lab], sc[~lab]
+    xs = np.concatenate([tar, non]); ys = np.concatenate([np.ones(len(tar)), np.zeros(len(non))])
+    wts = np.where(ys == 1, 0.5 / len(tar), 0.5 / len(non)); th = np.zeros(2); A = np.stack([xs, np.ones_like(xs)], 1)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-A @ th)); g = A.T @ (wts * (p - ys)); H = (A * (wts * p * (1 - p))[:, None]).T @ A
+        th -= np.linalg.solve(H + 1e-9 * np.eye(2), g)
+    thr = np.quantile(non, .99)
+    print('calibration: %d target / %d nontarget; threshold@1%%FAR %.3f, FRR there %.3f; a=%.3f b=%.3f'
+          % (len(tar), len(non), thr, (tar < thr).mean(), th[0], th[1]))
+    meta = dict(model_version=a.version, kind='mfccstats', num_mels=NMELS, num_ceps=NCEPS,
+                min_speech_frames=MIN_SPEECH, snorm_top_k=topk, calibration_a=repr(float(th[0])),
+                calibration_b=repr(float(th[1])), speakers=len(spk), calibration_speakers=len(held),
+                licence='CC-BY-4.0' if a.cc_by_only else 'CC-BY-NC-SA-2.0 (Speech Accent Archive) + CC-BY-4.0 (LibriSpeech): non-commercial use only')
+    save_safetensors(a.out, {'stats.mean': mu, 'stats.projection': W, 'emb.mean': em,
+                             'snorm.cohort': cohort, 'calibration.nontarget_scores': np.quantile(non, np.linspace(0, 1, 4001))}, meta)
+    print('wrote', a.out, os.path.getsize(a.out))
+    prng = np.random.default_rng(1); cases = []
+    for T, frac in ((150, 1.0), (220, 0.6), (40, 0.1)):
+        lm = np.round(prng.normal(0, 1.5, (T, NMELS)) - 6 + np.linspace(2, -3, NMELS), 4).astype(np.float32)
+        mask = prng.random(T) < frac
+        cases.append({'frames': T, 'logmel': [round(float(v), 4) for v in lm.ravel()], 'mask': mask.astype(int).tolist(),
+                      'embedding': embed(stats(frames(lm, mask))).tolist()})
+    e0, e1 = np.array(cases[0]['embedding']), np.array(cases[1]['embedding'])
+    raw = float(e0 @ e1); m0, s0 = snstats(e0); m1, s1 = snstats(e1)
+    json.dump({'model_version': a.version, 'cases': cases,
+               'score': {'raw': raw, 'normalized': float(0.5 * ((raw - m0) / s0 + (raw - m1) / s1))}}, open(a.parity, 'w'))
+    print('wrote', a.parity)
+    # research hook: dev-set figures from cached features (see research/)
+    if os.environ.get('SPK_EVAL'):
+        import sys; sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'research'))
+        import common
+        e1f = lambda ap: embed(stats(frames(*common.load(ap))))
+        def sn(t, p):
+            t = t / np.linalg.norm(t); s = float(t @ p); a1, b1 = snstats(t); a2, b2 = snstats(p)
+            return 0.5 * ((s - a1) / b1 + (s - a2) / b2)
+        common.evaluate(e1f); common.evaluate(e1f, score=sn)
+
+if __name__ == '__main__':
+    main()
