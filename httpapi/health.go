@@ -33,8 +33,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	} else {
 		checks["store"] = "ok"
 	}
-	for i, check := range s.ready {
-		name := "check" + string(rune('0'+i))
+	for name, check := range s.ready {
 		if err := check(ctx); err != nil {
 			checks[name], ok = err.Error(), false
 		} else {

@@ -26,7 +26,7 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []*route
-	ready  []func(context.Context) error
+	ready  map[string]func(context.Context) error
 	now    func() time.Time
 	jwt    *jwtauth.Verifier
 	// metrics are the Prometheus instruments served at /metrics.
@@ -39,7 +39,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready lists extra readiness checks (models loaded, ...) for /readyz,
 	// beside the store's ping.
-	Ready []func(context.Context) error
+	Ready map[string]func(context.Context) error
 	// JWT verifies the bearer tokens of the admin and end-user routes
 	// (/uflow, seed 003); nil answers them 401.
 	JWT *jwtauth.Verifier

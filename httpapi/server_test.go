@@ -319,7 +319,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if st, body, _ := e.do("GET", "/readyz", "", nil); st != 200 || body["status"] != "ok" {
 		t.Fatalf("readyz %d %v", st, body)
 	}
-	notReady := New(e.svc, Options{Ready: []func(context.Context) error{func(context.Context) error { return fmt.Errorf("models not loaded") }}})
+	notReady := New(e.svc, Options{Ready: map[string]func(context.Context) error{"vad": func(context.Context) error { return fmt.Errorf("models not loaded") }}})
 	srv := httptest.NewServer(notReady.Handler())
 	defer srv.Close()
 	resp, _ := http.Get(srv.URL + "/readyz")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,32 @@ import (
 type engineBundle struct {
 	*engine.Engine
 	loaded []string
+	// models is the folder the optional models came from ("" when none).
+	models string
+}
+
+// readiness returns one /readyz check per engine component: a component
+// the models folder should have provided but did not load is not ready.
+func (b engineBundle) readiness() map[string]func(context.Context) error {
+	missing := func(what string) func(context.Context) error {
+		return func(context.Context) error {
+			return fmt.Errorf("%s not loaded from models folder %q (run `voxgate models pull`)", what, b.models)
+		}
+	}
+	ok := func(context.Context) error { return nil }
+	checks := map[string]func(context.Context) error{"speaker": ok, "vad": ok, "antispoof": ok, "phrase": ok}
+	if b.models != "" && b.VAD == nil {
+		checks["vad"] = missing("Silero VAD")
+	}
+	if b.models != "" && b.Spoof == nil {
+		checks["antispoof"] = missing("AASIST")
+	}
+	if b.Phrase == nil {
+		checks["phrase"] = func(context.Context) error {
+			return fmt.Errorf("no speech recogniser: install Debian pocketsphinx-en-us")
+		}
+	}
+	return checks
 }
 
 // buildEngine loads every model the models folder offers. The speaker model
@@ -34,7 +61,7 @@ func buildEngine(modelsDir string, targetFAR float64, log *slog.Logger) (engineB
 	if err != nil {
 		return engineBundle{}, err
 	}
-	b := engineBundle{Engine: eng, loaded: []string{"speaker " + eng.Speaker.Version()}}
+	b := engineBundle{Engine: eng, loaded: []string{"speaker " + eng.Speaker.Version()}, models: modelsDir}
 	if vadModel != nil {
 		b.loaded = append(b.loaded, "silero-vad")
 	} else {

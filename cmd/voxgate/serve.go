@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.Async.Timeout = cfg.webhookTimeout
 	scfg.Async.ShutdownGrace = cfg.shutdownGrace
 	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg})
-	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, CORSOrigins: splitList(cfg.corsOrigins)})
+	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins)})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
