@@ -16,9 +16,10 @@
 // worse wherever its words differ. The difference per frame, calibrated,
 // is Result.Score. This was chosen from measurements on the development
 // sets (docs/ACCURACY.md): the n-gram language model as the free decode
-// is slower and gave worse error rates on telephone audio, the
-// all-phone search is two orders of magnitude slower, and an 8 kHz front
-// end made narrowband alignments fail.
+// is slower and gave worse error rates on telephone audio, the all-phone
+// search is two orders of magnitude slower, an 8 kHz front end made
+// narrowband alignments fail, and scoring only the active senones made
+// scores of different searches incomparable.
 //
 // Normalize and the scoring helpers build without cgo; the Recognizer
 // needs it.

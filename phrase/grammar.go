@@ -2,6 +2,7 @@ package phrase
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -24,14 +25,17 @@ var digitWords = []string{"zero", "oh", "one", "two", "three", "four", "five", "
 // grammarFor writes the JSGF grammar that accepts exactly the spoken
 // readings of ss. inDict reports whether the dictionary holds a word; an
 // alternative with a missing word is dropped, and a slot left with no
-// alternative becomes a loop of one to twelve phones. The decoder adds
-// silences and fillers between words itself. It returns the grammar and
-// the words the dictionary lacks.
+// alternative becomes a run of free phones, as many as its canonical
+// reading has letters times 0.85 (2 to 12), which stands in for the
+// unknown words without checking them. The decoder adds silences and
+// fillers between words itself. It returns the grammar and the words the
+// dictionary lacks.
+//
+// The run has a fixed length because pocketsphinx 5prealpha finds no path
+// at all through a grammar where a phone loop ("( ... )+") or phone runs
+// of different lengths follow a word (measured on its asterisk prompts).
 func grammarFor(ss []slot, inDict func(string) bool) (jsgf string, oov []string) {
-	var b strings.Builder
-	b.WriteString("#JSGF V1.0;\ngrammar prompt;\n")
 	var body []string
-	usesLoop := false
 	for _, s := range ss {
 		var alts []string
 	alt:
@@ -46,8 +50,12 @@ func grammarFor(ss []slot, inDict func(string) bool) (jsgf string, oov []string)
 		}
 		switch len(alts) {
 		case 0:
-			usesLoop = true
-			body = append(body, "<unknown>")
+			letters := 0
+			for _, w := range s[0] {
+				letters += len(w)
+			}
+			n := min(12, max(2, int(math.Round(0.85*float64(letters)))))
+			body = append(body, strings.TrimSpace(strings.Repeat(phoneSet()+" ", n)))
 		case 1:
 			body = append(body, alts[0])
 		default:
@@ -55,18 +63,11 @@ func grammarFor(ss []slot, inDict func(string) bool) (jsgf string, oov []string)
 		}
 	}
 	if len(body) == 0 {
-		// Nothing to say: accept only silence and fillers, which no
-		// grammar word can match; the check then fails.
-		body = append(body, "<NULL>")
+		// Nothing to say: a grammar of the empty rule, which no audio
+		// can complete, so the check fails.
+		body = append(body, "<VOID>")
 	}
-	fmt.Fprintf(&b, "public <prompt> = %s ;\n", strings.Join(body, " "))
-	if usesLoop {
-		set := phoneSet()
-		// One to twelve phones: enough for any word of the prompt lists
-		// we serve, and bounded so the loop cannot swallow the utterance.
-		fmt.Fprintf(&b, "<unknown> = %s%s ;\n", set, strings.Repeat(" ["+set+"]", 11))
-	}
-	return b.String(), oov
+	return fmt.Sprintf("#JSGF V1.0;\ngrammar prompt;\npublic <prompt> = %s ;\n", strings.Join(body, " ")), oov
 }
 
 // phoneSet is the JSGF alternative of every phone word.

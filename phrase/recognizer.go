@@ -23,9 +23,8 @@ const DefaultModelDir = "/usr/share/pocketsphinx/model/en-us"
 
 // Options tunes a Recognizer. The zero value is ready to use.
 type Options struct {
-	// Decoders bounds the pocketsphinx decoders, hence concurrent checks;
-	// each holds about 20 MB (60 MB more with Transcribe). 0 means
-	// min(GOMAXPROCS, 4).
+	// Decoders bounds the concurrent checks: each holds a pair of
+	// pocketsphinx decoders. 0 means min(GOMAXPROCS, 4).
 	Decoders int
 	// Threshold is added to the calibrated decision point: Check reports
 	// Match when Score >= Threshold. 0 is the equal-error point of the
@@ -43,8 +42,8 @@ type Result struct {
 	// Score is higher the more likely the prompt was spoken: the
 	// log-likelihood ratio, in nats per 10 ms frame of speech, between the prompt
 	// forced onto the audio and a free phone loop (and a digit loop for
-	// digit prompts), shifted per bandwidth so that 0 is the equal-error
-	// point of the development sets. MinScore when the prompt cannot be
+	// digit prompts), shifted so that 0 is the equal-error point of the
+	// development sets. MinScore when the prompt cannot be
 	// aligned to the audio at all.
 	Score float64
 	// Match is Score >= Threshold.
@@ -58,7 +57,7 @@ type Result struct {
 	Recognized string
 	// Normalized is the prompt as words to be spoken.
 	Normalized string
-	// Confidence maps Score to 0..1 (0.5 at the calibrated decision point).
+	// Confidence maps Score to 0..1, 0.5 at Threshold.
 	Confidence float64
 	// Unknown lists prompt words missing from the dictionary; each was
 	// matched by a free phone loop, so it was not really checked.
@@ -78,8 +77,8 @@ type Recognizer struct {
 	opts     Options
 	dict     map[string]bool // words of the pronunciation dictionary
 
-	idle   chan *decoder // decoders ready for use
-	tokens chan struct{} // one per decoder that may still be created
+	idle   chan *worker  // workers ready for use
+	tokens chan struct{} // one per worker that may still be created
 	mu     sync.Mutex    // serialises decoder creation (pocketsphinx logging is global)
 	closed chan struct{}
 	once   sync.Once
@@ -103,7 +102,7 @@ func Open(modelDir string, opts Options) (*Recognizer, error) {
 		modelDir: modelDir,
 		opts:     opts,
 		dict:     dict,
-		idle:     make(chan *decoder, opts.Decoders),
+		idle:     make(chan *worker, opts.Decoders),
 		tokens:   make(chan struct{}, opts.Decoders),
 		closed:   make(chan struct{}),
 	}
@@ -111,11 +110,11 @@ func Open(modelDir string, opts Options) (*Recognizer, error) {
 		r.tokens <- struct{}{}
 	}
 	<-r.tokens
-	d, err := r.newDecoder()
+	w, err := r.newWorker()
 	if err != nil {
 		return nil, err
 	}
-	r.idle <- d
+	r.idle <- w
 	return r, nil
 }
 
@@ -159,12 +158,30 @@ func readDictWords(path string) (map[string]bool, error) {
 	return words, nil
 }
 
-// newDecoder creates a decoder with the searches every check uses: the
-// phone loop, the digit loop and, with Transcribe, the language model.
-func (r *Recognizer) newDecoder() (*decoder, error) {
+// worker is one slot of the pool: two decoders over the same model. The
+// aligner forces prompts onto audio with wide beams: the default beams
+// pruned the only path of a spoken prompt on 6 of 180 ravdess takes (long
+// leading silence, then fast speech), which then scored as not spoken at
+// all. The free decoder runs the phone and digit loops (and the language
+// model) with pocketsphinx's default beams, which keep those large
+// searches fast. Beams change which paths survive, not how a path is
+// scored, so the two decoders' scores compare.
+type worker struct {
+	align, free *decoder
+}
+
+func (w *worker) close() {
+	w.align.close()
+	w.free.close()
+}
+
+// newWorker creates a worker's decoders with the searches every check
+// uses: the phone loop, the digit loop and, with Transcribe, the language
+// model.
+func (r *Recognizer) newWorker() (*worker, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d, err := newDecoder([]string{
+	base := []string{
 		"-hmm", filepath.Join(r.modelDir, "en-us"),
 		"-dict", filepath.Join(r.modelDir, "cmudict-en-us.dict"),
 		"-logfn", os.DevNull,
@@ -173,35 +190,54 @@ func (r *Recognizer) newDecoder() (*decoder, error) {
 		// only the active ones computed, a search whose few live states
 		// are silence scores speech as well as silence, and scores of
 		// different searches cannot be compared. Measured: asterisk EER
-		// 0.058 -> 0.008 (docs/ACCURACY.md).
+		// 0.058 -> 0.017 (docs/ACCURACY.md).
 		"-compallsen", "yes",
-	})
+		// No spectral noise subtraction and no silence dropping: both
+		// keep estimates across utterances, which made a check depend on
+		// what the decoder heard before (a shouted take made the next
+		// speaker's correct prompt fail to align).
+		"-remove_noise", "no",
+		"-remove_silence", "no",
+	}
+	align, err := newDecoder(append(base[:len(base):len(base)], "-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60"))
 	if err != nil {
 		return nil, err
 	}
+	free, err := newDecoder(base)
+	if err != nil {
+		align.close()
+		return nil, err
+	}
+	w := &worker{align: align, free: free}
+	if err := r.setSearches(w); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// setSearches adds the phone words to both decoders (the aligner needs
+// them for out-of-vocabulary runs) and the free searches to w.free.
+func (r *Recognizer) setSearches(w *worker) error {
 	// The phone words go in before any language model is set, so that
 	// they never become n-gram words (ps_add_word adds to n-gram searches).
-	for _, p := range ciPhones {
-		if err := d.addWord(phoneWord(p), p); err != nil {
-			d.close()
-			return nil, err
+	for _, d := range []*decoder{w.align, w.free} {
+		for _, p := range ciPhones {
+			if err := d.addWord(phoneWord(p), p); err != nil {
+				return err
+			}
 		}
 	}
-	if err := d.setGrammar(searchPhones, phoneLoop()); err != nil {
-		d.close()
-		return nil, err
+	if err := w.free.setGrammar(searchPhones, phoneLoop()); err != nil {
+		return err
 	}
-	if err := d.setGrammar(searchDigits, digitLoop()); err != nil {
-		d.close()
-		return nil, err
+	if err := w.free.setGrammar(searchDigits, digitLoop()); err != nil {
+		return err
 	}
 	if r.opts.Transcribe {
-		if err := d.setLM(searchLM, filepath.Join(r.modelDir, "en-us.lm.bin")); err != nil {
-			d.close()
-			return nil, err
-		}
+		return w.free.setLM(searchLM, filepath.Join(r.modelDir, "en-us.lm.bin"))
 	}
-	return d, nil
+	return nil
 }
 
 // Names of the searches a decoder holds.
@@ -214,9 +250,9 @@ const (
 
 var errClosed = errors.New("phrase: recognizer closed")
 
-// acquire takes an idle decoder, creates one if the pool is not full, or
+// acquire takes an idle worker, creates one if the pool is not full, or
 // waits for one.
-func (r *Recognizer) acquire(ctx context.Context) (*decoder, error) {
+func (r *Recognizer) acquire(ctx context.Context) (*worker, error) {
 	select {
 	case <-r.closed:
 		return nil, errClosed
@@ -230,19 +266,19 @@ func (r *Recognizer) acquire(ctx context.Context) (*decoder, error) {
 	case d := <-r.idle:
 		return d, nil
 	case <-r.tokens:
-		d, err := r.newDecoder()
+		w, err := r.newWorker()
 		if err != nil {
 			r.tokens <- struct{}{}
 			return nil, err
 		}
-		return d, nil
+		return w, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
 // release returns d to the pool, or frees it once the Recognizer is closed.
-func (r *Recognizer) release(d *decoder) {
+func (r *Recognizer) release(d *worker) {
 	select {
 	case <-r.closed:
 		d.close()
@@ -296,8 +332,8 @@ func isDigitPrompt(prompt string) bool {
 // in [-1, 1]. sourceRate is the rate the audio was recorded at (8000 for
 // telephone audio; 0 if unknown, taken as wideband): narrowband audio is
 // decoded with the same 16 kHz model (an 8 kHz front end with -upperf 3500
-// measured worse: most alignments failed) and scored with its own
-// calibration offset.
+// measured worse: most alignments failed) and calibrated by bandwidth
+// (today both bandwidths share one offset, see score.go).
 //
 // Check returns an error only when it cannot decide: an empty prompt, a
 // closed Recognizer, a cancelled ctx, or a pocketsphinx failure.
@@ -322,17 +358,17 @@ func (r *Recognizer) Check(ctx context.Context, samples []float32, sourceRate in
 	}
 	defer r.release(d)
 
-	if err := d.setGrammar(searchPrompt, grammar); err != nil {
+	if err := d.align.setGrammar(searchPrompt, grammar); err != nil {
 		return res, err
 	}
-	align, err := d.decode(searchPrompt, pcm)
+	align, err := d.align.decode(searchPrompt, pcm)
 	if err != nil {
 		return res, err
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	phones, err := d.decode(searchPhones, pcm)
+	phones, err := d.free.decode(searchPhones, pcm)
 	if err != nil {
 		return res, err
 	}
@@ -344,7 +380,7 @@ func (r *Recognizer) Check(ctx context.Context, samples []float32, sourceRate in
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if digitsHyp, err = d.decode(searchDigits, pcm); err != nil {
+		if digitsHyp, err = d.free.decode(searchDigits, pcm); err != nil {
 			return res, err
 		}
 		competitors = append(competitors, digitsHyp)
@@ -358,7 +394,7 @@ func (r *Recognizer) Check(ctx context.Context, samples []float32, sourceRate in
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		lm, err := d.decode(searchLM, pcm)
+		lm, err := d.free.decode(searchLM, pcm)
 		if err != nil {
 			return res, err
 		}

@@ -5,6 +5,7 @@ package phrase
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"math"
 	"os"
@@ -16,36 +17,8 @@ import (
 
 	"voxgate/audio"
 	"voxgate/challenge"
+	"voxgate/internal/shared"
 )
-
-// sharedDir finds the shared data folder: $VOXGATE_SHARED, or a "shared"
-// folder beside one of the working directory's ancestors (the repository
-// sits at ../shared's sibling). It fails the test under CI when the data
-// is missing and skips it otherwise.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		cand := filepath.Join(filepath.Dir(d), "shared")
-		if st, err := os.Stat(filepath.Join(cand, "voice-data")); err == nil && st.IsDir() {
-			return cand
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared voice data not found (set VOXGATE_SHARED or place it at ../shared)")
-	}
-	t.Skip("shared voice data not found (set VOXGATE_SHARED or place it at ../shared); skipping real-audio test")
-	return ""
-}
 
 // openRecognizer opens the default model, skipping (or failing under CI)
 // when pocketsphinx-en-us is not installed.
@@ -72,9 +45,9 @@ func requireModel(t testing.TB) {
 	}
 }
 
-// shared is one Recognizer for the tests that neither close it nor need
+// common is one Recognizer for the tests that neither close it nor need
 // special options: opening one loads the model (about 2 s).
-var shared struct {
+var common struct {
 	once sync.Once
 	r    *Recognizer
 	err  error
@@ -84,11 +57,11 @@ var shared struct {
 func sharedRecognizer(t testing.TB) *Recognizer {
 	t.Helper()
 	requireModel(t)
-	shared.once.Do(func() { shared.r, shared.err = Open("", Options{Decoders: 2}) })
-	if shared.err != nil {
-		t.Fatal(shared.err)
+	common.once.Do(func() { common.r, common.err = Open("", Options{Decoders: 2}) })
+	if common.err != nil {
+		t.Fatal(common.err)
 	}
-	return shared.r
+	return common.r
 }
 
 // loadClip decodes a corpus file with package audio.
@@ -122,7 +95,7 @@ var realTrials = []struct {
 }
 
 func TestCheckAcceptsSpokenPromptAndRejectsAnother(t *testing.T) {
-	corpora := filepath.Join(sharedDir(t), "voice-data", "corpora")
+	corpora := filepath.Join(shared.Dir(t), "voice-data", "corpora")
 	r := sharedRecognizer(t)
 	ctx := context.Background()
 	for _, tt := range realTrials {
@@ -217,7 +190,7 @@ func TestSpeakable(t *testing.T) {
 }
 
 func TestCheckIsSafeForConcurrentUse(t *testing.T) {
-	corpora := filepath.Join(sharedDir(t), "voice-data", "corpora")
+	corpora := filepath.Join(shared.Dir(t), "voice-data", "corpora")
 	r := sharedRecognizer(t)
 	clip := loadClip(t, filepath.Join(corpora, realTrials[0].file))
 	want, err := r.Check(context.Background(), clip.Samples, clip.SourceRate, realTrials[0].match)
@@ -259,10 +232,20 @@ func TestEvalSets(t *testing.T) {
 	if s := os.Getenv("VOXGATE_PHRASE_SETS"); s != "" {
 		sets = s
 	}
-	root := filepath.Join(sharedDir(t), "voice-data", "sets")
+	root := filepath.Join(shared.Dir(t), "voice-data", "sets")
 	r := openRecognizer(t, Options{})
+	stride := 1
+	if s := os.Getenv("VOXGATE_PHRASE_STRIDE"); s != "" {
+		if _, err := fmt.Sscan(s, &stride); err != nil || stride < 1 {
+			t.Fatalf("VOXGATE_PHRASE_STRIDE=%q: want a positive integer", s)
+		}
+	}
 	for _, set := range strings.Split(sets, ",") {
-		ev, err := EvalSet(context.Background(), r, filepath.Join(root, set, "phrases.csv"))
+		csvPath := filepath.Join(root, set, "phrases.csv")
+		if stride > 1 {
+			csvPath = strideSet(t, csvPath, stride)
+		}
+		ev, err := EvalSet(context.Background(), r, csvPath)
 		if err != nil {
 			t.Fatalf("%s: %v", set, err)
 		}
@@ -272,6 +255,42 @@ func TestEvalSets(t *testing.T) {
 			writeTrials(t, filepath.Join(dir, set+".tsv"), ev.Trials)
 		}
 	}
+}
+
+// strideSet writes a copy of a phrases.csv that keeps the rows of every
+// stride-th audio file (all prompts of each kept file), for quicker runs.
+func strideSet(t *testing.T, csvPath string, stride int) string {
+	rows, err := readPhraseSet(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "phrases.csv")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := csv.NewWriter(f)
+	w.Write([]string{"path", "prompt", "label"})
+	files := map[string]int{}
+	for _, r := range rows {
+		if _, ok := files[r.Path]; !ok {
+			files[r.Path] = len(files)
+		}
+		if files[r.Path]%stride != 0 {
+			continue
+		}
+		label := "mismatch"
+		if r.Match {
+			label = "match"
+		}
+		w.Write([]string{r.Path, r.Prompt, label})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func writeTrials(t *testing.T, path string, trials []Trial) {
@@ -290,7 +309,7 @@ func writeTrials(t *testing.T, path string, trials []Trial) {
 }
 
 func BenchmarkCheck(b *testing.B) {
-	corpora := filepath.Join(sharedDir(b), "voice-data", "corpora")
+	corpora := filepath.Join(shared.Dir(b), "voice-data", "corpora")
 	r := openRecognizer(b, Options{Decoders: 1})
 	clip := loadClip(b, filepath.Join(corpora, realTrials[0].file))
 	ctx := context.Background()
@@ -303,7 +322,7 @@ func BenchmarkCheck(b *testing.B) {
 }
 
 func BenchmarkCheckDigits(b *testing.B) {
-	corpora := filepath.Join(sharedDir(b), "voice-data", "corpora")
+	corpora := filepath.Join(shared.Dir(b), "voice-data", "corpora")
 	r := openRecognizer(b, Options{Decoders: 1})
 	clip := loadClip(b, filepath.Join(corpora, "fsdd/george/test/6289_0.wav"))
 	ctx := context.Background()
@@ -348,7 +367,7 @@ func TestTranscribeFillsRecognizedWithFreeText(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads the 27 MB language model")
 	}
-	corpora := filepath.Join(sharedDir(t), "voice-data", "corpora")
+	corpora := filepath.Join(shared.Dir(t), "voice-data", "corpora")
 	r := openRecognizer(t, Options{Decoders: 1, Transcribe: true})
 	clip := loadClip(t, filepath.Join(corpora, realTrials[0].file))
 	res, err := r.Check(context.Background(), clip.Samples, clip.SourceRate, "silver bridge 19")

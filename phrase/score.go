@@ -201,17 +201,19 @@ func Rates(scores []float64, match []bool, threshold float64) (frr, far float64)
 }
 
 // Calibration of Score, fitted on the development sets (docs/ACCURACY.md):
-// Score = llr - offset, the offset chosen per bandwidth so that 0 is near
-// the equal-error point. A spoken prompt still scores below the free
-// phone loop (llr < 0): the loop may pick any phone, the prompt may not.
-// Narrowband audio sits lower again: with the 4-8 kHz band missing, the
-// 16 kHz model fits the prompt's words worse than the loop's phones.
+// Score = llr - offset, so that 0 is near the equal-error point. A spoken
+// prompt still scores below the free phone loop (llr < 0): the loop may
+// pick any phone, the prompt may not. The equal-error points of wideband
+// (ravdess, llr -1.41) and narrowband (asterisk-phrases, -1.40) speech
+// agree, so both offsets are the same today; they stay separate so that a
+// model or front end that treats bandwidths differently can be
+// recalibrated without an API change.
 const (
-	offsetWideband   = -1.19 // sourceRate >= 16 kHz (ravdess EER point -1.19)
-	offsetNarrowband = -1.75 // sourceRate <= 8 kHz (asterisk -1.72, fsdd -2.01)
+	offsetWideband   = -1.40 // sourceRate >= 16 kHz
+	offsetNarrowband = -1.40 // sourceRate <= 8 kHz
 	// confidenceScale is the Score distance over which Confidence moves
 	// from 0.5 to about 0.73.
-	confidenceScale = 0.15
+	confidenceScale = 0.25
 )
 
 // calibrate turns an llr of audio recorded at sourceRate into Score.
