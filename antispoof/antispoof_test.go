@@ -12,36 +12,13 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// sharedDir finds ../shared beside the repository (or $VOXGATE_SHARED).
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if st, err := os.Stat(filepath.Join(d, "shared", "models")); err == nil && st.IsDir() {
-			return filepath.Join(d, "shared")
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared data (../shared) not found; set VOXGATE_SHARED")
-	}
-	t.Skip("shared data (../shared) not found; set VOXGATE_SHARED to run")
-	return ""
-}
+	"voxgate/internal/shared"
+)
 
 func loadModel(t testing.TB, name string) *Model {
 	t.Helper()
-	dir := filepath.Join(sharedDir(t), "models", "aasist")
+	dir := filepath.Join(shared.Dir(t), "models", "aasist")
 	m, err := Load(filepath.Join(dir, name+".pth"), filepath.Join(dir, name+".conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +60,8 @@ type reference struct {
 }
 
 func TestLogitsMatchAuthorsPyTorch(t *testing.T) {
-	shared := sharedDir(t)
-	b, err := os.ReadFile(filepath.Join(shared, "models", "aasist", "reference-outputs.json"))
+	root := shared.Dir(t)
+	b, err := os.ReadFile(filepath.Join(root, "models", "aasist", "reference-outputs.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +84,7 @@ func TestLogitsMatchAuthorsPyTorch(t *testing.T) {
 			for _, r := range results {
 				x, ok := audio[r.Path]
 				if !ok {
-					x = decode(t, filepath.Join(shared, "voice-data", r.Path))
+					x = decode(t, filepath.Join(root, "voice-data", r.Path))
 					audio[r.Path] = x
 				}
 				got := m.Logits(x)
@@ -245,7 +222,7 @@ func TestScoreOfEmptyAudioHasNoWindows(t *testing.T) {
 }
 
 func TestLoadRejectsCheckpointOfAnotherSize(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "models", "aasist")
+	dir := filepath.Join(shared.Dir(t), "models", "aasist")
 	_, err := Load(filepath.Join(dir, "AASIST.pth"), filepath.Join(dir, "AASIST-L.conf"))
 	if err == nil || !strings.Contains(err.Error(), "shape") {
 		t.Fatalf("got %v, want a shape mismatch", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"voxgate/audio"
+	"voxgate/internal/shared"
 )
 
 // testDetector shares one Detector between the tests of a run: loading
@@ -26,7 +27,7 @@ var testDetector struct {
 
 func loadDetector(t testing.TB) *Detector {
 	t.Helper()
-	models := filepath.Join(sharedDir(t), "models")
+	models := filepath.Join(shared.Dir(t), "models")
 	testDetector.once.Do(func() { testDetector.d, testDetector.err = NewDetector(models) })
 	if testDetector.err != nil {
 		t.Fatal(testDetector.err)
@@ -49,7 +50,7 @@ func decodeFile(t testing.TB, path string) []float32 {
 
 func TestDetectorSeparatesRealSpeechFromClones(t *testing.T) {
 	d := loadDetector(t)
-	corp := filepath.Join(sharedDir(t), "voice-data", "corpora")
+	corp := filepath.Join(shared.Dir(t), "voice-data", "corpora")
 	for _, c := range []struct {
 		path  string
 		spoof bool
@@ -324,7 +325,7 @@ func TestEERInterpolatesBetweenThresholds(t *testing.T) {
 
 func TestEvalSetReadsSpoofCSV(t *testing.T) {
 	d := loadDetector(t)
-	corp := filepath.Join(sharedDir(t), "voice-data", "corpora")
+	corp := filepath.Join(shared.Dir(t), "voice-data", "corpora")
 	dir := t.TempDir()
 	rows := []string{"path,label",
 		filepath.Join(corp, "ravdess/Actor_05/03-01-02-01-01-01-05.flac") + ",bonafide",
@@ -358,7 +359,7 @@ func TestSpoofPoolLong(t *testing.T) {
 	}
 	d := loadDetector(t)
 	start := time.Now()
-	r, err := EvalSet(context.Background(), d, filepath.Join(sharedDir(t), "voice-data", "sets", "spoof-pool", "spoof.csv"))
+	r, err := EvalSet(context.Background(), d, filepath.Join(shared.Dir(t), "voice-data", "sets", "spoof-pool", "spoof.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

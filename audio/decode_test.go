@@ -13,13 +13,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"voxgate/internal/shared"
 )
 
 // corpusFiles returns up to n files of shared/voice-data/corpora matching
 // pattern, in sorted order.
 func corpusFiles(t testing.TB, pattern string, n int) []string {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(sharedDir(t), "voice-data", "corpora", pattern))
+	paths, err := filepath.Glob(filepath.Join(shared.Dir(t), "voice-data", "corpora", pattern))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestDecodeRealFilesAgreeWithSox(t *testing.T) {
 		{"asterisk_en/*.wav", WAV, ""},
 	} {
 		for _, path := range corpusFiles(t, tc.pattern, 2) {
-			name := strings.TrimPrefix(path, filepath.Join(sharedDir(t), "voice-data", "corpora")+"/")
+			name := strings.TrimPrefix(path, filepath.Join(shared.Dir(t), "voice-data", "corpora")+"/")
 			t.Run(name, func(t *testing.T) {
 				clip := decodeFile(t, noFFmpeg(), path)
 				want := soxiFloat(t, "-D", path)
@@ -333,7 +335,7 @@ func BenchmarkDecode(b *testing.B) {
 		{"mp3-16k-train-pool", "train-pool/speech-accent-archive/*.mp3"},
 		{"mp3-24k-tortoise", "tortoise/cloned/*/*.mp3"},
 	} {
-		if paths, _ := filepath.Glob(filepath.Join(sharedDirOrEmpty(), "voice-data", "corpora", c.pattern)); len(paths) > 0 {
+		if paths, _ := filepath.Glob(filepath.Join(shared.Find(), "voice-data", "corpora", c.pattern)); len(paths) > 0 {
 			slices.Sort(paths)
 			data, err := os.ReadFile(paths[0])
 			if err == nil {
@@ -361,19 +363,4 @@ func BenchmarkDecode(b *testing.B) {
 			b.SetBytes(int64(len(c.data)))
 		})
 	}
-}
-
-// sharedDirOrEmpty is sharedDir for benchmarks, which run without the data.
-func sharedDirOrEmpty() string {
-	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for dir != filepath.Dir(dir) {
-		if st, err := os.Stat(filepath.Join(filepath.Dir(dir), "shared", "voice-data")); err == nil && st.IsDir() {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		dir = filepath.Dir(dir)
-	}
-	return ""
 }

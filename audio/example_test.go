@@ -1,41 +1,21 @@
 package audio_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 
 	"voxgate/audio"
 )
 
-// wav16 builds a mono 16-bit PCM WAV file of samples at rate Hz.
-func wav16(samples []float64, rate int) []byte {
-	var b bytes.Buffer
-	le := binary.LittleEndian
-	b.WriteString("RIFF")
-	binary.Write(&b, le, uint32(36+2*len(samples)))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(2 * rate), uint16(2), uint16(16)} {
-		binary.Write(&b, le, v) // size, PCM, mono, rate, byte rate, block align, bits
-	}
-	b.WriteString("data")
-	binary.Write(&b, le, uint32(2*len(samples)))
-	for _, v := range samples {
-		binary.Write(&b, le, int16(v*32767))
-	}
-	return b.Bytes()
-}
-
 func ExampleDecoder_Decode() {
 	// One second of a 440 Hz tone recorded at 8 kHz, as a telephone would.
-	x := make([]float64, 8000)
+	x := make([]float32, 8000)
 	for i := range x {
-		x[i] = 0.5 * math.Sin(2*math.Pi*440*float64(i)/8000)
+		x[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(i)/8000))
 	}
 	var d audio.Decoder // defaults: 25 MB, 120 s, ffmpeg from PATH when needed
-	clip, err := d.Decode(context.Background(), wav16(x, 8000))
+	clip, err := d.Decode(context.Background(), audio.EncodeWAV(x, 8000))
 	if err != nil {
 		fmt.Println(err)
 		return

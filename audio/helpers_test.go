@@ -12,49 +12,14 @@ import (
 	"github.com/mewkiz/flac"
 	"github.com/mewkiz/flac/frame"
 	"github.com/mewkiz/flac/meta"
-)
 
-// sharedDir locates the project's shared data folder: $VOXGATE_SHARED, or a
-// "shared" folder beside one of the working directory's ancestors. Without
-// it the test is skipped, or fails when CI is set.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(filepath.Dir(dir), "shared")
-		if st, err := os.Stat(filepath.Join(cand, "voice-data")); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared data (../shared/voice-data) not found; set VOXGATE_SHARED")
-	}
-	t.Skip("shared data (../shared/voice-data) not found; set VOXGATE_SHARED to run real-audio tests")
-	return ""
-}
+	"voxgate/internal/shared"
+)
 
 // voiceFile returns the path of a file under shared/voice-data/corpora.
 func voiceFile(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(sharedDir(t), "voice-data", "corpora", rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("missing shared file: %v", err)
-		}
-		t.Skipf("missing shared file: %v", err)
-	}
-	return p
+	return shared.Path(t, filepath.Join("voice-data", "corpora", rel))
 }
 
 // needTool returns the path of an external tool, skipping the test when it

@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -249,19 +247,7 @@ func fsddWAV(t *testing.T, speaker, digits string, take int, lead, trail float64
 		x = append(x, make([]float32, int(0.3*audio.Rate))...)
 	}
 	x = append(x, make([]float32, int(trail*audio.Rate))...)
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+2*len(x)))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(audio.Rate), uint32(2 * audio.Rate), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(2*len(x)))
-	for _, v := range x {
-		binary.Write(&b, binary.LittleEndian, int16(math.Round(float64(max(-1, min(1, v)))*32767)))
-	}
-	return b.Bytes()
+	return audio.EncodeWAV(x, audio.Rate)
 }
 
 // browser is one headless Chromium whose microphone plays a WAV file.

@@ -174,4 +174,3 @@ func energySegments(x []float32) []vad.Segment {
 	}
 	return vad.Segments(probs, vad.Options{})
 }
-

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -41,25 +39,6 @@ func readShared(t testing.TB, rel string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// wav16 encodes 16 kHz mono float samples as 16-bit PCM WAV.
-func wav16(x []float32) []byte {
-	var b bytes.Buffer
-	n := len(x) * 2
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+n))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(n))
-	for _, v := range x {
-		v = max(-1, min(1, v))
-		binary.Write(&b, binary.LittleEndian, int16(math.Round(float64(v)*32767)))
-	}
-	return b.Bytes()
 }
 
 func TestGateCodes(t *testing.T) {
@@ -101,10 +80,10 @@ func TestGateCodes(t *testing.T) {
 		code string
 		msg  string
 	}{
-		{"short", wav16(tiled[:8500*16]), Gate{MinDuration: 10}, voxgate.EAUDIOTOOSHORT, "Audio file too short: 8.5s (minimum 10.0s required)"},
-		{"silence", wav16(make([]float32, 3*16000)), VerifyGate, voxgate.ENOSPEECH, "Not enough speech"},
-		{"clipped", wav16(loud), VerifyGate, voxgate.ECLIPPED, "clipped"},
-		{"noisy", wav16(noisy), VerifyGate, voxgate.ETOONOISY, "background noise"},
+		{"short", audio.EncodeWAV(tiled[:8500*16], audio.Rate), Gate{MinDuration: 10}, voxgate.EAUDIOTOOSHORT, "Audio file too short: 8.5s (minimum 10.0s required)"},
+		{"silence", audio.EncodeWAV(make([]float32, 3*16000), audio.Rate), VerifyGate, voxgate.ENOSPEECH, "Not enough speech"},
+		{"clipped", audio.EncodeWAV(loud, audio.Rate), VerifyGate, voxgate.ECLIPPED, "clipped"},
+		{"noisy", audio.EncodeWAV(noisy, audio.Rate), VerifyGate, voxgate.ETOONOISY, "background noise"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,8 +108,8 @@ func TestAnalyzeMapsDecodeErrors(t *testing.T) {
 		code string
 	}{
 		{"garbage", []byte("this is not audio at all, just text"), voxgate.EUNSUPPORTEDFORMAT},
-		{"truncated wav", wav16(make([]float32, 100))[:30], voxgate.EUNSUPPORTEDFORMAT},
-		{"too large", append(wav16(make([]float32, 10)), make([]byte, 2<<20)...), voxgate.EPAYLOADTOOLARGE},
+		{"truncated wav", audio.EncodeWAV(make([]float32, 100), audio.Rate)[:30], voxgate.EUNSUPPORTEDFORMAT},
+		{"too large", append(audio.EncodeWAV(make([]float32, 10), audio.Rate), make([]byte, 2<<20)...), voxgate.EPAYLOADTOOLARGE},
 	} {
 		_, err := an.Analyze(ctx, tc.data)
 		if voxgate.ErrorCode(err) != tc.code {
@@ -138,7 +117,7 @@ func TestAnalyzeMapsDecodeErrors(t *testing.T) {
 		}
 	}
 	long := &Analyzer{Decoder: &audio.Decoder{MaxDuration: 2e9}}
-	if _, err := long.Analyze(ctx, wav16(make([]float32, 3*16000))); voxgate.ErrorCode(err) != voxgate.EPAYLOADTOOLARGE {
+	if _, err := long.Analyze(ctx, audio.EncodeWAV(make([]float32, 3*16000), audio.Rate)); voxgate.ErrorCode(err) != voxgate.EPAYLOADTOOLARGE {
 		t.Errorf("3 s over a 2 s bound: %v", err)
 	}
 }

@@ -3,9 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,19 +156,7 @@ func fsddDigits(t *testing.T, speaker, s string, take int) []byte {
 		x = append(x, audio.Resample(c.Samples, audio.Rate, 8000)...)
 		x = append(x, make([]float32, 1200)...)
 	}
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+2*len(x)))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(2*len(x)))
-	for _, v := range x {
-		binary.Write(&b, binary.LittleEndian, int16(math.Round(float64(max(-1, min(1, v)))*32767)))
-	}
-	return b.Bytes()
+	return audio.EncodeWAV(x, 8000)
 }
 
 // TestChallengeFlowWithFSDDDigits answers digits challenges with FSDD

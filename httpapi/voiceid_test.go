@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"testing"
@@ -29,19 +27,7 @@ func speechWAV(t *testing.T, actor int, seconds float64) []byte {
 		}
 	}
 	x = x[:int(seconds*16000)]
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+2*len(x)))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(2*len(x)))
-	for _, v := range x {
-		binary.Write(&b, binary.LittleEndian, int16(math.Round(float64(max(-1, min(1, v)))*32767)))
-	}
-	return b.Bytes()
+	return audio.EncodeWAV(x, audio.Rate)
 }
 
 func TestVoiceIDEnrollReturns256Floats(t *testing.T) {

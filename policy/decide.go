@@ -88,7 +88,9 @@ type Config struct {
 	// VoiceMargin is the band around the voice threshold inside which the
 	// evidence is too close to call: retry, never accept. It is a fraction
 	// of the distance from Threshold to High (the model's own score scale),
-	// or, when High is unknown, an absolute score difference.
+	// or, when High is unknown, an absolute score difference. Below the
+	// threshold the band is half as wide: there the evidence already points
+	// to another speaker, and a retry only helps a genuine user just short.
 	VoiceMargin float64
 	// PhraseMargin is the same band for the phrase score.
 	PhraseMargin float64
@@ -146,7 +148,7 @@ func Decide(e Evidence, c Config) Decision {
 	case e.Phrase != nil && e.Phrase.Score < e.Phrase.Threshold-c.PhraseMargin:
 		d.Decision, d.Reason = Reject, ReasonPhraseMismatch
 		d.Insights = append(d.Insights, "The requested phrase was not spoken"+heard(e.Phrase)+".")
-	case v.Score < v.Threshold-margin:
+	case v.Score < v.Threshold-margin/2:
 		d.Decision, d.Reason = Reject, ReasonVoiceMismatch
 		d.Insights = append(d.Insights, fmt.Sprintf("The voice does not match the enrolled voiceprint (score %.3f, threshold %.3f).", v.Score, v.Threshold))
 	case v.Score < v.Threshold+margin:
@@ -198,7 +200,7 @@ func voiceTier(v Voice, c Config) string {
 	switch {
 	case v.Score >= max(v.High, v.Threshold+m):
 		return High
-	case v.Score >= v.Threshold-m:
+	case v.Score >= v.Threshold-m/2:
 		return Medium
 	default:
 		return Low

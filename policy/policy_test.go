@@ -31,7 +31,7 @@ func TestDecideBranches(t *testing.T) {
 		{"phrase unclear", with(func(e *Evidence) { e.Phrase = phrase(0.05) }), Retry, ReasonPhraseUnclear, Signals{High, Medium, High}},
 		{"voice mismatch", with(func(e *Evidence) { e.Voice.Score = 0.2; e.Voice.Confidence = 0.1 }), Reject, ReasonVoiceMismatch, Signals{Low, NotChecked, High}},
 		{"borderline voice", with(func(e *Evidence) { e.Voice.Score = 0.52 }), Retry, ReasonVoiceUncertain, Signals{Medium, NotChecked, High}},
-		{"borderline in noise", with(func(e *Evidence) { e.Voice.Score = 0.47; e.SNRdB = 4 }), Retry, ReasonTooNoisy, Signals{Medium, NotChecked, High}},
+		{"borderline in noise", with(func(e *Evidence) { e.Voice.Score = 0.48; e.SNRdB = 4 }), Retry, ReasonTooNoisy, Signals{Medium, NotChecked, High}},
 		{"too little speech", with(func(e *Evidence) { e.SpeechSeconds = 0.5 }), Retry, ReasonTooShort, Signals{High, NotChecked, High}},
 		{"no spoof model", with(func(e *Evidence) { e.Liveness.SpoofChecked = false }), Accept, "", Signals{High, NotChecked, Medium}},
 		{"medium liveness", with(func(e *Evidence) { e.Liveness.SpoofProbability = 0.3 }), Accept, "", Signals{High, NotChecked, Medium}},
@@ -186,9 +186,10 @@ func TestVoiceMarginFollowsTheModelsScale(t *testing.T) {
 		v    Voice
 		want string
 	}{
-		{Voice{Score: 3.0, Threshold: 2.8, High: 3.6}, Retry},  // band 2.4..3.2
+		{Voice{Score: 3.0, Threshold: 2.8, High: 3.6}, Retry},  // band 2.6..3.2
+		{Voice{Score: 2.65, Threshold: 2.8, High: 3.6}, Retry}, // just short
 		{Voice{Score: 3.3, Threshold: 2.8, High: 3.6}, Accept}, // above the band, medium tier
-		{Voice{Score: 2.3, Threshold: 2.8, High: 3.6}, Reject},
+		{Voice{Score: 2.5, Threshold: 2.8, High: 3.6}, Reject}, // below the narrower lower band
 	} {
 		e := Evidence{Voice: tc.v, Liveness: Liveness{SpoofChecked: true, SpoofThreshold: 0.5}, SpeechSeconds: 3, SNRdB: 30}
 		if d := Decide(e, c); d.Decision != tc.want {

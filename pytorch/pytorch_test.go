@@ -5,39 +5,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"voxgate/internal/shared"
 )
 
-// sharedDir finds ../shared beside the repository (or $VOXGATE_SHARED).
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if st, err := os.Stat(filepath.Join(d, "shared", "models")); err == nil && st.IsDir() {
-			return filepath.Join(d, "shared")
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared data (../shared) not found; set VOXGATE_SHARED")
-	}
-	t.Skip("shared data (../shared) not found; set VOXGATE_SHARED to run")
-	return ""
-}
-
 func TestLoadReadsAASISTStateDict(t *testing.T) {
-	sd, err := Load(filepath.Join(sharedDir(t), "models", "aasist", "AASIST.pth"))
+	sd, err := Load(filepath.Join(shared.Dir(t), "models", "aasist", "AASIST.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,37 +12,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
-)
 
-// sharedDir locates voxgate's shared data: $VOXGATE_SHARED, or a "shared"
-// folder beside one of the working directory's ancestors. Without it the
-// test is skipped, or fails under CI, where the data must be present.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(filepath.Dir(dir), "shared")
-		if fi, err := os.Stat(filepath.Join(cand, "voice-data")); err == nil && fi.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared voice data not found (set VOXGATE_SHARED or place it at ../shared)")
-	}
-	t.Skip("shared voice data not found (set VOXGATE_SHARED or place it at ../shared); skipping real-speech test")
-	return ""
-}
+	"voxgate/internal/shared"
+)
 
 // needTool skips (or under CI fails) when an external program is missing.
 func needTool(t testing.TB, name string) {
@@ -57,7 +29,7 @@ func needTool(t testing.TB, name string) {
 
 // ravdessDir returns the RAVDESS corpus folder.
 func ravdessDir(t testing.TB) string {
-	return filepath.Join(sharedDir(t), "voice-data", "corpora", "ravdess")
+	return filepath.Join(shared.Dir(t), "voice-data", "corpora", "ravdess")
 }
 
 // take is one RAVDESS recording: Actor_XX/03-01-EMO-INT-STMT-REP-ACTOR.flac.

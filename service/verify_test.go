@@ -3,9 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -267,7 +265,7 @@ func BenchmarkVerify4s(b *testing.B) {
 		}
 		x := make([]float32, 64000)
 		copy(x, c.Samples)
-		clips = append(clips, wav16k(x))
+		clips = append(clips, audio.EncodeWAV(x, audio.Rate))
 	}
 	lat := make([]float64, 0, b.N)
 	b.ResetTimer()
@@ -281,21 +279,4 @@ func BenchmarkVerify4s(b *testing.B) {
 	sort.Float64s(lat)
 	b.ReportMetric(percentile(lat, 0.5), "p50_ms")
 	b.ReportMetric(percentile(lat, 0.99), "p99_ms")
-}
-
-// wav16k encodes 16 kHz mono samples as 16-bit PCM WAV.
-func wav16k(x []float32) []byte {
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+2*len(x)))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(2*len(x)))
-	for _, v := range x {
-		binary.Write(&b, binary.LittleEndian, int16(math.Round(float64(max(-1, min(1, v)))*32767)))
-	}
-	return b.Bytes()
 }

@@ -12,37 +12,8 @@ import (
 	"testing"
 
 	"voxgate/audio"
+	"voxgate/internal/shared"
 )
-
-// sharedDir finds ../shared (the voice data) by walking up from the working
-// directory, or VOXGATE_SHARED. Without it the test is skipped, or fails when
-// CI is set.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(filepath.Dir(dir), "shared")
-		if st, err := os.Stat(filepath.Join(cand, "voice-data")); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared voice data not found (set VOXGATE_SHARED)")
-	}
-	t.Skip("shared voice data not found beside the repo; set VOXGATE_SHARED to run")
-	return ""
-}
 
 var (
 	loadOnce sync.Once
@@ -227,7 +198,7 @@ func TestScoreSeparatesRealSpeakers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("decodes real audio")
 	}
-	root := filepath.Join(sharedDir(t), "voice-data", "corpora", "librispeech", "test-other")
+	root := filepath.Join(shared.Dir(t), "voice-data", "corpora", "librispeech", "test-other")
 	m := model(t)
 	spk := []string{"1688", "1998"}
 	files := map[string][]string{}

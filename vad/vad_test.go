@@ -12,36 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	"voxgate/internal/shared"
 	"voxgate/tensor"
 )
-
-// sharedDir finds the shared data folder: $VOXGATE_SHARED, or a "shared"
-// sibling of the repository found by walking up from the working directory.
-// Without it the test fails under CI and is skipped elsewhere.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VOXGATE_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err == nil {
-		for {
-			if st, err := os.Stat(filepath.Join(dir, "..", "shared")); err == nil && st.IsDir() {
-				return filepath.Join(dir, "..", "shared")
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared data folder not found (set VOXGATE_SHARED or place it at ../shared)")
-	}
-	t.Skip("shared data folder not found (set VOXGATE_SHARED or place it at ../shared)")
-	return ""
-}
 
 // need returns path, failing under CI and skipping elsewhere when missing.
 func need(t testing.TB, path string) string {
@@ -84,10 +57,10 @@ type reference struct {
 	} `json:"results"`
 }
 
-func loadReference(t testing.TB) (shared string, ref reference) {
+func loadReference(t testing.TB) (root string, ref reference) {
 	t.Helper()
-	shared = sharedDir(t)
-	b, err := os.ReadFile(need(t, filepath.Join(shared, "models/silero-vad/reference-outputs.json")))
+	root = shared.Dir(t)
+	b, err := os.ReadFile(need(t, filepath.Join(root, "models/silero-vad/reference-outputs.json")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +70,12 @@ func loadReference(t testing.TB) (shared string, ref reference) {
 	if len(ref.Results) == 0 {
 		t.Fatal("reference-outputs.json lists no results")
 	}
-	return shared, ref
+	return root, ref
 }
 
 func loadModel(t testing.TB, name string) *Model {
 	t.Helper()
-	m, err := Load(need(t, filepath.Join(sharedDir(t), "models/silero-vad", name)))
+	m, err := Load(need(t, filepath.Join(shared.Dir(t), "models/silero-vad", name)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +101,7 @@ func maxDiff(a, b []float32) (float64, int) {
 // weights are those of silero_vad.onnx; both STFT paths (FFT and the conv
 // basis product) are checked.
 func TestProbsMatchReference(t *testing.T) {
-	shared, ref := loadReference(t)
+	root, ref := loadReference(t)
 	m := loadModel(t, "silero_vad.onnx")
 	if m.fft == nil {
 		t.Fatal("upstream STFT basis not recognised as a Hann DFT")
@@ -138,7 +111,7 @@ func TestProbsMatchReference(t *testing.T) {
 	const tol = 1e-4
 	for _, r := range ref.Results {
 		t.Run(filepath.Base(r.Path), func(t *testing.T) {
-			x := decode(t, need(t, filepath.Join(shared, "voice-data", r.Path)))
+			x := decode(t, need(t, filepath.Join(root, "voice-data", r.Path)))
 			for _, c := range []struct {
 				name string
 				m    *Model
@@ -162,10 +135,10 @@ func TestProbsMatchReference(t *testing.T) {
 // upstream's model finds it. (The file's weights differ from the ONNX
 // model's, so exact parity is only checked with the latter.)
 func TestSafetensorsModelRuns(t *testing.T) {
-	shared, ref := loadReference(t)
+	root, ref := loadReference(t)
 	m := loadModel(t, "silero_vad_16k.safetensors")
 	for _, r := range ref.Results {
-		x := decode(t, need(t, filepath.Join(shared, "voice-data", r.Path)))
+		x := decode(t, need(t, filepath.Join(root, "voice-data", r.Path)))
 		got := m.Probs(x)
 		if len(got) != len(r.Probs) {
 			t.Fatalf("%s: %d probabilities, want %d", r.Path, len(got), len(r.Probs))
