@@ -19,7 +19,6 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"unsafe"
 )
 
@@ -156,6 +155,6 @@ func (d *decoder) decode(name string, pcm []int16) (hypothesis, error) {
 			Language: int32(lscr),
 		})
 	}
-	h.Text = strings.Join(strings.Fields(h.Text), " ")
+	h.Text = cleanHypothesis(h.Text)
 	return h, nil
 }

@@ -169,3 +169,16 @@ func TestCalibrateInterpolatesBetweenBandwidths(t *testing.T) {
 		t.Error("calibration must keep the order of ratios")
 	}
 }
+
+func TestCleanHypothesisDropsNullMarkers(t *testing.T) {
+	for in, want := range map[string]string{
+		"five (NULL) eight (NULL) one": "five eight one",
+		"  kids   are talking ":        "kids are talking",
+		"(NULL)":                       "",
+		"":                             "",
+	} {
+		if got := cleanHypothesis(in); got != want {
+			t.Errorf("cleanHypothesis(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

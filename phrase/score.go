@@ -229,3 +229,17 @@ func calibrate(llr float64, sourceRate int) float64 {
 	}
 	return llr - off
 }
+
+// cleanHypothesis drops the grammar's null-transition markers ("(NULL)",
+// which JSGF searches emit between words) and folds white space, leaving
+// only spoken words for diagnostics.
+func cleanHypothesis(text string) string {
+	words := strings.Fields(text)
+	out := words[:0]
+	for _, w := range words {
+		if w != "(NULL)" {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, " ")
+}
