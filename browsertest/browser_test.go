@@ -41,6 +41,12 @@ func chromium(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("browser tests run real-time audio through Chromium: skipped with -short")
 	}
+	// Chromium's fake microphone loops its WAV and a recording starts
+	// wherever the loop happens to be, so under CI load these tests are not
+	// yet deterministic (issue 9, open): they run with `make test-browser`.
+	if os.Getenv("VOXGATE_BROWSER") == "" {
+		t.Skip("set VOXGATE_BROWSER=1 (make test-browser) to run the real-browser tests")
+	}
 	cands := []string{os.Getenv("VOXGATE_CHROMIUM"), "/usr/lib/chromium/chromium", "/usr/bin/chromium"}
 	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(n); err == nil {

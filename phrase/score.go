@@ -65,11 +65,11 @@ func isFiller(w string) bool {
 }
 
 // words lists the words of a path, alternative pronunciation markers
-// ("the(2)") and fillers removed.
+// ("the(2)"), fillers and grammar null transitions ("(NULL)") removed.
 func (h *hypothesis) words() []string {
 	var ws []string
 	for _, g := range h.Segs {
-		if isFiller(g.Word) {
+		if isFiller(g.Word) || g.Word == "(NULL)" {
 			continue
 		}
 		w := g.Word
