@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,10 +22,9 @@ import (
 
 	"voxgate"
 	"voxgate/audio"
-	"voxgate/engine"
 	"voxgate/httpapi"
+	"voxgate/internal/enginetest"
 	"voxgate/internal/shared"
-	"voxgate/phrase"
 	"voxgate/seal"
 	"voxgate/service"
 	"voxgate/store/sqlite"
@@ -68,37 +66,6 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-var (
-	engOnce sync.Once
-	engVal  *engine.Engine
-	engErr  error
-)
-
-// testEngine loads the real engine once: Silero VAD, the speaker model,
-// the phrase recogniser.
-func testEngine(t *testing.T) *engine.Engine {
-	t.Helper()
-	models := filepath.Join(shared.Dir(t), "models")
-	engOnce.Do(func() {
-		var v *engine.Engine
-		vadModel, err := engine.LoadVAD(models)
-		if err == nil {
-			v, err = engine.New(engine.Analyzer{Decoder: &audio.Decoder{}, VAD: vadModel}, 0.01)
-		}
-		if err == nil {
-			var r *phrase.Recognizer
-			if r, err = phrase.Open("", phrase.Options{}); err == nil {
-				v.Phrase = r
-			}
-		}
-		engVal, engErr = v, err
-	})
-	if engErr != nil {
-		t.Fatal(engErr)
-	}
-	return engVal
-}
-
 // server is a voxgate server with the real engine on 127.0.0.1 (a secure
 // context for getUserMedia), and a customer site on another port whose
 // backend mints client tokens with the API key, as integrators should.
@@ -115,7 +82,7 @@ type server struct {
 // requests (0: unlimited).
 func newServer(t *testing.T, ratePerMinute int) *server {
 	t.Helper()
-	eng := testEngine(t)
+	eng := enginetest.Engine(t)
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "voxgate.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"voxgate"
 	"voxgate/audio"
+	"voxgate/internal/enginetest"
 	"voxgate/internal/shared"
 )
 
@@ -30,7 +31,7 @@ func statementOf(challenge string) int {
 
 func TestChallengeFlowWithRavdessPhrases(t *testing.T) {
 	e := newBioEnv(t, ravdessConfig())
-	e.engine = testEngineWithSpoof(t)
+	e.engine = enginetest.WithSpoof(t)
 	e.start(t) // speaker, phrase and liveness must all pass
 	key := e.key("acme", voxgate.ScopeAdmin)
 	if st, body, _ := e.do("PUT", "/v1/challenge-phrases", key, map[string]any{"phrases": []string{kids, dogs}}); st != 200 {

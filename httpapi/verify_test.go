@@ -13,78 +13,17 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"voxgate"
-	"voxgate/antispoof"
-	"voxgate/audio"
 	"voxgate/engine"
+	"voxgate/internal/enginetest"
 	"voxgate/internal/shared"
-	"voxgate/phrase"
 	"voxgate/seal"
 	"voxgate/service"
 	"voxgate/store/sqlite"
 	"voxgate/voicetoken"
 )
-
-var (
-	engOnce sync.Once
-	engVal  *engine.Engine
-	engErr  error
-)
-
-// testEngine loads the real engine once for the package's tests.
-func testEngine(t *testing.T) *engine.Engine {
-	t.Helper()
-	models := filepath.Join(shared.Dir(t), "models")
-	engOnce.Do(func() {
-		var v *engine.Engine
-		vadModel, err := engine.LoadVAD(models)
-		if err == nil {
-			v, err = engine.New(engine.Analyzer{Decoder: &audio.Decoder{}, VAD: vadModel}, 0.01)
-		}
-		if err == nil {
-			var r *phrase.Recognizer
-			if r, err = phrase.Open("", phrase.Options{}); err == nil {
-				v.Phrase = r
-			}
-		}
-		engVal, engErr = v, err
-	})
-	if engErr != nil {
-		t.Fatal(engErr)
-	}
-	return engVal
-}
-
-var (
-	spoofOnce sync.Once
-	spoofEng  *engine.Engine
-	spoofErr  error
-)
-
-// testEngineWithSpoof is testEngine plus the anti-spoofing detector, for
-// the tests where liveness must pass too (it costs about half a second per
-// verification on two cores).
-func testEngineWithSpoof(t *testing.T) *engine.Engine {
-	t.Helper()
-	base := testEngine(t)
-	spoofOnce.Do(func() {
-		d, err := antispoof.NewDetector(filepath.Join(shared.Dir(t), "models"))
-		if err != nil {
-			spoofErr = err
-			return
-		}
-		copied := *base
-		copied.Spoof = d
-		spoofEng = &copied
-	})
-	if spoofErr != nil {
-		t.Fatal(spoofErr)
-	}
-	return spoofEng
-}
 
 // bioEnv is a server with the real engine over a SQLite file that survives
 // restarts of the server within one test.
@@ -116,7 +55,7 @@ func (b *bioEnv) start(t *testing.T) {
 	sealer, _ := seal.New(b.sealKey)
 	eng := b.engine
 	if eng == nil {
-		eng = testEngine(t)
+		eng = enginetest.Engine(t)
 	}
 	svc := service.New(db, service.Options{Engine: eng, Sealer: sealer, Tokens: voicetoken.New(b.tokenKey), Config: b.cfg})
 	api := New(svc, Options{})

@@ -15,37 +15,14 @@ import (
 	"time"
 
 	"voxgate"
-	"voxgate/audio"
-	"voxgate/engine"
 	"voxgate/ids"
+	"voxgate/internal/enginetest"
 	"voxgate/internal/shared"
 	"voxgate/policy"
 	"voxgate/seal"
 	"voxgate/store/sqlite"
 	"voxgate/webhook"
 )
-
-var (
-	asyncEngOnce sync.Once
-	asyncEng     *engine.Engine
-	asyncEngErr  error
-)
-
-func asyncEngine(t *testing.T) *engine.Engine {
-	t.Helper()
-	models := filepath.Join(shared.Dir(t), "models")
-	asyncEngOnce.Do(func() {
-		v, err := engine.LoadVAD(models)
-		if err == nil {
-			asyncEng, err = engine.New(engine.Analyzer{Decoder: &audio.Decoder{}, VAD: v}, 0.01)
-		}
-		asyncEngErr = err
-	})
-	if asyncEngErr != nil {
-		t.Fatal(asyncEngErr)
-	}
-	return asyncEng
-}
 
 // asyncEnv is a service with the real engine, a sealer and a webhook
 // receiver on loopback that checks every signature.
@@ -78,7 +55,7 @@ func newAsyncEnv(t *testing.T, cfg AsyncConfig) *asyncEnv {
 	}
 	c.Async = cfg
 	e := &asyncEnv{t: t, db: db, events: make(chan map[string]any, 100)}
-	e.svc = New(db, Options{Engine: asyncEngine(t), Sealer: sealer, Config: c})
+	e.svc = New(db, Options{Engine: enginetest.Engine(t), Sealer: sealer, Config: c})
 	e.actor = mustActor(t, e.svc, "acme", voxgate.ScopeAdmin)
 	e.recv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

@@ -7,58 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"voxgate"
-	"voxgate/antispoof"
 	"voxgate/audio"
 	"voxgate/engine"
+	"voxgate/internal/enginetest"
 	"voxgate/internal/shared"
 	"voxgate/seal"
 	"voxgate/store/sqlite"
 )
 
-var (
-	engOnce sync.Once
-	engVal  *engine.Engine
-	engErr  error
-)
-
-func testEngine(t testing.TB) *engine.Engine {
-	t.Helper()
-	models := filepath.Join(shared.Dir(t), "models")
-	engOnce.Do(func() {
-		vadModel, err := engine.LoadVAD(models)
-		if err != nil {
-			engErr = err
-			return
-		}
-		engVal, engErr = engine.New(engine.Analyzer{Decoder: &audio.Decoder{}, VAD: vadModel}, 0.01)
-	})
-	if engErr != nil {
-		t.Fatal(engErr)
-	}
-	return engVal
-}
-
 func bioService(t *testing.T, cfg Config) (*Service, voxgate.Actor) {
 	t.Helper()
-	return bioServiceWith(t, testEngine(t), cfg)
-}
-
-// withSpoof returns a copy of the test engine with the anti-spoofing
-// detector, so that liveness can reach "high".
-func withSpoof(t *testing.T) *engine.Engine {
-	t.Helper()
-	d, err := antispoof.NewDetector(filepath.Join(shared.Dir(t), "models"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	copied := *testEngine(t)
-	copied.Spoof = d
-	return &copied
+	return bioServiceWith(t, enginetest.Engine(t), cfg)
 }
 
 func bioServiceWith(t *testing.T, eng *engine.Engine, cfg Config) (*Service, voxgate.Actor) {
@@ -109,7 +72,7 @@ func TestImpostorsNearTheThresholdCannotPoisonTheTemplate(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.RequiredSpeech, cfg.DisableLimits, cfg.RatePerMinute, cfg.RatePerHour = 5, true, 0, 0
-	s, a := bioServiceWith(t, withSpoof(t), cfg)
+	s, a := bioServiceWith(t, enginetest.WithSpoof(t), cfg)
 	ctx := context.Background()
 	enrollActor(t, s, a, "actor1", 1)
 
@@ -193,7 +156,7 @@ func TestImpostorsNearTheThresholdCannotPoisonTheTemplate(t *testing.T) {
 func TestGenuineStrongAcceptsAdaptAndRevert(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RequiredSpeech, cfg.DisableLimits, cfg.RatePerMinute, cfg.RatePerHour = 5, true, 0, 0
-	s, a := bioServiceWith(t, withSpoof(t), cfg)
+	s, a := bioServiceWith(t, enginetest.WithSpoof(t), cfg)
 	ctx := context.Background()
 	enrollActor(t, s, a, "actor1", 1)
 	learned := 0
@@ -236,7 +199,7 @@ func TestGenuineStrongAcceptsAdaptAndRevert(t *testing.T) {
 func BenchmarkVerify4s(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.RequiredSpeech, cfg.DisableLimits, cfg.RatePerMinute, cfg.RatePerHour = 5, true, 0, 0
-	eng := testEngine(b)
+	eng := enginetest.Engine(b)
 	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "voxgate.db"))
 	if err != nil {
 		b.Fatal(err)
