@@ -42,23 +42,17 @@ func (s *DB) AddSample(ctx context.Context, tenantID string, smp *voxgate.Sample
 
 // ListSamples implements voxgate.Store.
 func (s *DB) ListSamples(ctx context.Context, tenantID, userID string) ([]*voxgate.Sample, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding
-		FROM enrollment_samples WHERE tenant_id = ? AND user_id = ? ORDER BY created_at, id`, tenantID, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*voxgate.Sample
-	for rows.Next() {
-		var smp voxgate.Sample
-		var created int64
-		if err := rows.Scan(&smp.ID, &smp.UserID, &created, &smp.SpeechSeconds, &smp.Weight, &smp.ModelVersion, &smp.Quality, &smp.Embedding); err != nil {
-			return nil, err
-		}
-		smp.CreatedAt = fromMillis(created)
-		out = append(out, &smp)
-	}
-	return out, rows.Err()
+	return collect(ctx, s.db, `SELECT id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding
+		FROM enrollment_samples WHERE tenant_id = ? AND user_id = ? ORDER BY created_at, id`, []any{tenantID, userID},
+		func(row interface{ Scan(...any) error }) (*voxgate.Sample, error) {
+			var smp voxgate.Sample
+			var created int64
+			if err := row.Scan(&smp.ID, &smp.UserID, &created, &smp.SpeechSeconds, &smp.Weight, &smp.ModelVersion, &smp.Quality, &smp.Embedding); err != nil {
+				return nil, err
+			}
+			smp.CreatedAt = fromMillis(created)
+			return &smp, nil
+		})
 }
 
 // PutVoiceprint implements voxgate.Store.
@@ -145,23 +139,17 @@ func isForeignKey(err error) bool {
 
 // ListFingerprints implements voxgate.Store.
 func (s *DB) ListFingerprints(ctx context.Context, tenantID, userID string, limit int) ([]*voxgate.Fingerprint, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, created_at, source, data FROM fingerprints
-		WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, tenantID, userID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*voxgate.Fingerprint
-	for rows.Next() {
-		var f voxgate.Fingerprint
-		var created int64
-		if err := rows.Scan(&f.ID, &f.UserID, &created, &f.Source, &f.Data); err != nil {
-			return nil, err
-		}
-		f.CreatedAt = fromMillis(created)
-		out = append(out, &f)
-	}
-	return out, rows.Err()
+	return collect(ctx, s.db, `SELECT id, user_id, created_at, source, data FROM fingerprints
+		WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, []any{tenantID, userID, limit},
+		func(row interface{ Scan(...any) error }) (*voxgate.Fingerprint, error) {
+			var f voxgate.Fingerprint
+			var created int64
+			if err := row.Scan(&f.ID, &f.UserID, &created, &f.Source, &f.Data); err != nil {
+				return nil, err
+			}
+			f.CreatedAt = fromMillis(created)
+			return &f, nil
+		})
 }
 
 // RecordAttempt implements voxgate.Store.
@@ -172,9 +160,27 @@ func (s *DB) RecordAttempt(ctx context.Context, tenantID string, a *voxgate.Atte
 	return err
 }
 
+// attemptColumns are read by scanAttempt; usage reports read attempts
+// without their detail (it is not needed and may be large), so they select
+// an empty string in its place.
+const (
+	attemptColumns      = `id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms`
+	attemptUsageColumns = `id, user_id, key_id, created_at, kind, decision, reason, '' AS detail, latency_ms`
+)
+
+func scanAttempt(row interface{ Scan(...any) error }) (*voxgate.Attempt, error) {
+	var a voxgate.Attempt
+	var created int64
+	if err := row.Scan(&a.ID, &a.UserID, &a.KeyID, &created, &a.Kind, &a.Decision, &a.Reason, &a.Detail, &a.LatencyMs); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = fromMillis(created)
+	return &a, nil
+}
+
 // ListAttempts implements voxgate.Store.
 func (s *DB) ListAttempts(ctx context.Context, tenantID, userID string, limit int) ([]*voxgate.Attempt, error) {
-	q := `SELECT id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms FROM attempts WHERE tenant_id = ?`
+	q := `SELECT ` + attemptColumns + ` FROM attempts WHERE tenant_id = ?`
 	args := []any{tenantID}
 	if userID != "" {
 		q += ` AND user_id = ?`
@@ -182,41 +188,12 @@ func (s *DB) ListAttempts(ctx context.Context, tenantID, userID string, limit in
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*voxgate.Attempt
-	for rows.Next() {
-		var a voxgate.Attempt
-		var created int64
-		if err := rows.Scan(&a.ID, &a.UserID, &a.KeyID, &created, &a.Kind, &a.Decision, &a.Reason, &a.Detail, &a.LatencyMs); err != nil {
-			return nil, err
-		}
-		a.CreatedAt = fromMillis(created)
-		out = append(out, &a)
-	}
-	return out, rows.Err()
+	return collect(ctx, s.db, q, args, scanAttempt)
 }
 
 // KeyAttempts implements voxgate.Store.
 func (s *DB) KeyAttempts(ctx context.Context, tenantID, keyID string, since time.Time, limit int) ([]*voxgate.Attempt, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, key_id, created_at, kind, decision, reason, latency_ms FROM attempts
-		WHERE tenant_id = ? AND key_id = ? AND created_at >= ? ORDER BY created_at, id LIMIT ?`, tenantID, keyID, millis(since), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*voxgate.Attempt
-	for rows.Next() {
-		var a voxgate.Attempt
-		var created int64
-		if err := rows.Scan(&a.ID, &a.UserID, &a.KeyID, &created, &a.Kind, &a.Decision, &a.Reason, &a.LatencyMs); err != nil {
-			return nil, err
-		}
-		a.CreatedAt = fromMillis(created)
-		out = append(out, &a)
-	}
-	return out, rows.Err()
+	return collect(ctx, s.db, `SELECT `+attemptUsageColumns+` FROM attempts
+		WHERE tenant_id = ? AND key_id = ? AND created_at >= ? ORDER BY created_at, id LIMIT ?`,
+		[]any{tenantID, keyID, millis(since), limit}, scanAttempt)
 }

@@ -171,6 +171,25 @@ func timePtr(ms sql.NullInt64) *time.Time {
 	return &t
 }
 
+// collect runs a query and scans every row with scan: the one loop behind
+// the store's list methods.
+func collect[T any](ctx context.Context, db *sql.DB, query string, args []any, scan func(interface{ Scan(...any) error }) (*T, error)) ([]*T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // isUnique reports whether err is a uniqueness violation.
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
@@ -241,20 +260,7 @@ func (s *DB) FindAPIKey(ctx context.Context, id string) (*voxgate.APIKey, error)
 
 // ListAPIKeys implements voxgate.Store.
 func (s *DB) ListAPIKeys(ctx context.Context, tenantID string) ([]*voxgate.APIKey, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*voxgate.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(ctx, s.db, `SELECT `+keyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC, id`, []any{tenantID}, scanKey)
 }
 
 // RevokeAPIKey implements voxgate.Store.
