@@ -361,7 +361,7 @@
         h("td", {}, [signalsCell(d)]),
         h("td", { class: "num" }, [conf]),
         h("td", { class: "num" }, [score]),
-        h("td", { class: "num" }, [fmtNum(a.latency_ms, 0)]),
+        h("td", { class: "num" }, [a.decision === "throttled" ? "—" : fmtNum(a.latency_ms, 0)]),
       ]));
     });
     var head = h("tr", {}, ["When", "User", "Kind", "Decision", "Reason", "Signals", "Confidence", "Voice score", "Latency (ms)"].map(function (c) {
@@ -373,6 +373,24 @@
   // ---- Try it --------------------------------------------------------------
 
   var tryState = { session: null, recording: null };
+
+  // The recorder waits for this much quiet before a take may start, so that
+  // speech already under way when the microphone opens is never cut in.
+  var LEAD_QUIET = 1.0;
+
+  // takeText describes a take in progress for the status line.
+  function takeText(p, prompt) {
+    switch (p.state) {
+      case "settling":
+        return "Listening for a moment of quiet before you speak…";
+      case "listening":
+        return "Speak now. " + prompt;
+      case "speaking":
+        return "Recording… " + fmtNum(p.speechSeconds, 1) + " s of speech; pause to finish.";
+      default:
+        return "Got it.";
+    }
+  }
 
   function sdk() {
     return VoiceAuthorize.init({ baseUrl: location.origin, apiKey: key() });
@@ -393,7 +411,7 @@
     p.firstElementChild.style.width = pct + "%";
     p.classList.toggle("done", status.enrolled);
     $("enroll-percent").textContent = pct + "%";
-    $("enroll-status").textContent = fmtNum(status.speechSeconds, 1) + " of " + fmtNum(status.requiredSeconds, 1) + " s of speech. " + status.message;
+    $("enroll-status").textContent = fmtNum(status.speechSeconds, 1) + " s of speech collected, " + fmtNum(status.requiredSeconds, 1) + " s needed. " + status.message;
   }
 
   function tryUser() {
@@ -439,18 +457,22 @@
         user_id: user,
         signal: ac.signal,
         record: {
-          maxSeconds: 20,
+          maxSeconds: 30,
+          leadSilenceSeconds: LEAD_QUIET,
           onLevel: function (l) { setMeter("enroll-level", l); },
           onProgress: function (p) {
-            $("enroll-status").textContent = "Recording… " + fmtNum(p.seconds, 1) + " s, " + fmtNum(p.speechSeconds, 1) + " s of it speech.";
+            $("enroll-status").textContent = takeText(p, "Read aloud for 5 to 10 seconds.");
           },
         },
         onTake: function (n) {
-          $("enroll-status").textContent = "Take " + n + ": speak now.";
+          $("enroll-status").textContent = "Take " + n + ": opening the microphone…";
         },
         onStatus: function (st, r) {
           setEnrollProgress(st);
-          takes.appendChild(h("li", {}, ["Take accepted: " + fmtNum(r.sample && r.sample.speech_s, 1) + " s of speech, SNR " + fmtNum(r.sample && r.sample.snr_db, 0) + " dB."]));
+          var q = r.sample || {};
+          // The server caps the SNR at 100 dB: a take with no measurable noise.
+          var snr = q.snr_db >= 99 ? "no background noise" : "SNR " + fmtNum(q.snr_db, 0) + " dB";
+          takes.appendChild(h("li", {}, ["Take accepted: " + fmtNum(q.speech_s, 1) + " s of speech, " + snr + "."]));
         },
         onRefused: function (e) {
           takes.appendChild(h("li", { class: "error" }, ["Take refused: " + errorText(e)]));
@@ -480,6 +502,7 @@
       tryState.session = s;
       tryState.user = user;
       $("challenge-text").textContent = s.challenge;
+      $("challenge-text").dataset.session = s.session_id;
       $("challenge-expiry").textContent = "Single use; expires at " + new Date(s.expiresAt).toLocaleTimeString() + ".";
       box.hidden = false;
       $("try-speak").focus();
@@ -498,7 +521,9 @@
     var sig = d.signals || {};
     var rows = [
       ["Voice", sig.voice, d.calibration ? "score " + fmtNum(d.calibration.normalized_score, 2) + ", threshold " + fmtNum((d.thresholds || {}).voice, 2) : ""],
-      ["Phrase", sig.phrase, d.phrase ? "heard \u201c" + (d.phrase.recognized || "") + "\u201d" : ""],
+      // The decision is the score; the free reading is only a diagnostic
+      // and may differ from the prompt on an accepted answer.
+      ["Phrase", sig.phrase, d.phrase ? "score " + fmtNum(d.phrase.score, 2) + ", threshold " + fmtNum(d.phrase.threshold, 2) + (d.phrase.recognized ? "; free reading \u201c" + d.phrase.recognized + "\u201d" : "") : ""],
       ["Liveness", sig.liveness, d.spoof ? (d.spoof.replay_detected ? "replay detected" : "no replay") + (d.spoof.spoof_probability != null ? ", spoof probability " + fmtNum(d.spoof.spoof_probability, 2) : "") : ""],
     ];
     var tb = h("tbody");
@@ -531,11 +556,13 @@
     btn.disabled = true;
     stop.disabled = false;
     $("decision").hidden = true;
+    status.textContent = "Opening the microphone…";
     var rec = VoiceAuthorize.startRecording({
-      maxSeconds: 12,
+      maxSeconds: 30,
+      leadSilenceSeconds: LEAD_QUIET,
       onLevel: function (l) { setMeter("speak-level", l); },
       onProgress: function (p) {
-        status.textContent = "Recording… " + fmtNum(p.seconds, 1) + " s.";
+        status.textContent = takeText(p, "Say the challenge.");
       },
     });
     stop.onclick = function () {

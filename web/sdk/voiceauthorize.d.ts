@@ -132,6 +132,12 @@ export interface RecordProgress {
   speechSeconds: number;
   /** Whether the latest 20 ms frame sounded like speech. */
   speaking: boolean;
+  /**
+   * "settling": waiting for leadSilenceSeconds of quiet (speech now is left
+   * out); "listening": the next speech starts the take; "speaking": the take
+   * is under way; "done": it ended on trailing silence.
+   */
+  state: "settling" | "listening" | "speaking" | "done";
 }
 
 export interface RecordOptions {
@@ -139,6 +145,12 @@ export interface RecordOptions {
   maxSeconds?: number;
   /** Stop after this much silence following speech (default 1.5). */
   silenceSeconds?: number;
+  /**
+   * Quiet to hear before a take may start (default 0). Speech already under
+   * way when the microphone opened is left out and the take is the next
+   * whole utterance; tell the user to speak once the state is "listening".
+   */
+  leadSilenceSeconds?: number;
   /** Speech needed before silence can end the take (default 0.25 s). */
   minSpeechSeconds?: number;
   /** Each 20 ms frame's level, 0..1, and its dBFS. */
@@ -149,7 +161,10 @@ export interface RecordOptions {
 }
 
 export interface Recording {
-  /** A 16 kHz mono 16-bit PCM WAV. */
+  /**
+   * A 16 kHz mono 16-bit PCM WAV of the take: from 0.3 s before the speech
+   * onset to 0.5 s after its last speech.
+   */
   result: Promise<Blob>;
   /** Ends the take now and keeps what was recorded. */
   stop(): void;

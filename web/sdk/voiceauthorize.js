@@ -218,6 +218,8 @@
   // ---- Recording ----------------------------------------------------------
 
   var FRAME = TARGET_RATE / 50; // 20 ms frames for levels and speech detection
+  var PRE_ROLL = 0.3; // seconds kept before a detected onset (weak fricatives start quietly)
+  var TAIL = 0.5; // seconds kept after the last speech frame
 
   /**
    * SpeechDetector classifies 20 ms frames as speech or not by their level
@@ -239,25 +241,114 @@
     }
   }
 
+  /**
+   * TakeTracker decides, frame by frame, where a take begins and ends. All
+   * positions count 16 kHz samples from the first one the microphone
+   * delivered. Its state is one of:
+   *
+   *   "settling"   waiting for leadSilenceSeconds of quiet: speech heard now
+   *                began before the microphone was live (someone was already
+   *                talking, or a sound was already playing), so it is not
+   *                part of the take;
+   *   "listening"  quiet enough: the next speech onset starts the take;
+   *   "speaking"   the take runs from its onset, less a short pre-roll that
+   *                never reaches back into earlier speech, until
+   *                silenceSeconds of quiet follow minSpeechSeconds of speech
+   *                (a shorter sound followed by that much quiet is dropped);
+   *   "done"       the take is complete.
+   *
+   * With leadSilenceSeconds 0 the first frame is already "listening".
+   */
+  class TakeTracker {
+    constructor(o) {
+      o = o || {};
+      this.lead = Math.round((o.leadSilenceSeconds > 0 ? o.leadSilenceSeconds : 0) * TARGET_RATE);
+      this.silence = Math.round((o.silenceSeconds > 0 ? o.silenceSeconds : 1.5) * TARGET_RATE);
+      this.minSpeech = Math.round((o.minSpeechSeconds > 0 ? o.minSpeechSeconds : 0.25) * TARGET_RATE);
+      this.state = this.lead > 0 ? "settling" : "listening";
+      this.pos = 0; // samples seen
+      this.quiet = 0; // samples of non-speech since the last speech frame
+      this.start = -1; // first sample of the take
+      this.lastSpeechEnd = -1; // end of the take's last speech frame
+      this.speech = 0; // samples of speech in the take
+    }
+
+    // frame feeds n samples classified as speech or not and returns the state.
+    frame(isSpeech, n) {
+      var at = this.pos;
+      this.pos += n;
+      if (this.state === "done") return this.state;
+      if (this.state === "speaking") {
+        if (isSpeech) {
+          this.speech += n;
+          this.lastSpeechEnd = this.pos;
+          this.quiet = 0;
+        } else {
+          this.quiet += n;
+          if (this.quiet >= this.silence) {
+            if (this.speech >= this.minSpeech) {
+              this.state = "done";
+            } else {
+              this.start = this.lastSpeechEnd = -1;
+              this.speech = 0;
+              this.state = this.quiet >= this.lead ? "listening" : "settling";
+            }
+          }
+        }
+        return this.state;
+      }
+      if (!isSpeech) {
+        this.quiet += n;
+        if (this.state === "settling" && this.quiet >= this.lead) this.state = "listening";
+        return this.state;
+      }
+      if (this.state === "listening") {
+        // The pre-roll stays inside the quiet run before the onset.
+        this.start = at - Math.min(Math.round(PRE_ROLL * TARGET_RATE), this.quiet);
+        this.speech = n;
+        this.lastSpeechEnd = this.pos;
+        this.state = "speaking";
+      }
+      this.quiet = 0;
+      return this.state;
+    }
+
+    // span returns the samples [from, to) to keep when recording ends now.
+    span() {
+      if (this.start >= 0) return [this.start, Math.min(this.pos, this.lastSpeechEnd + Math.round(TAIL * TARGET_RATE))];
+      // No take began: the quiet that was heard (the server will say there
+      // is no speech), or everything when the talking never paused.
+      if (this.state === "listening") return [this.pos - this.quiet, this.pos];
+      return [0, this.pos];
+    }
+  }
+
   function audioContextClass() {
     return root.AudioContext || root.webkitAudioContext;
   }
 
   /**
-   * startRecording opens the microphone and records until trailing silence
-   * after speech (silenceSeconds, default 1.5), maxSeconds (default 15), a
-   * call to stop(), or opts.signal aborting (the result then rejects with an
-   * AbortError). It returns {result: Promise<Blob>, stop()}. The Blob is a
-   * 16 kHz mono 16-bit WAV.
+   * startRecording opens the microphone and records one take: from the first
+   * speech onset (less 0.3 s) to silenceSeconds (default 1.5) of quiet after
+   * it, keeping 0.5 s of that quiet; or until maxSeconds (default 15) of
+   * audio, a call to stop(), or opts.signal aborting (the result then
+   * rejects with an AbortError). It returns {result: Promise<Blob>, stop()};
+   * the Blob is a 16 kHz mono 16-bit WAV.
+   *
+   * opts.leadSilenceSeconds (default 0) is the quiet to hear before a take
+   * may start: speech that was already under way when the microphone
+   * opened is left out, and the take is the next whole utterance. Use it
+   * when the prompt may be spoken before the page is listening, or where
+   * the sound source does not wait (a loop, a kiosk). While it lasts the
+   * state is "settling"; tell the user to speak when it turns "listening".
    *
    * opts.onLevel(level, dbfs) receives each 20 ms frame's level (0..1).
-   * opts.onProgress({seconds, speechSeconds, speaking}) follows the take.
+   * opts.onProgress({seconds, speechSeconds, speaking, state}) follows the
+   * take: state is "settling", "listening", "speaking" or "done".
    */
   function startRecording(opts) {
     opts = opts || {};
     var maxSeconds = opts.maxSeconds > 0 ? opts.maxSeconds : 15;
-    var silenceSeconds = opts.silenceSeconds > 0 ? opts.silenceSeconds : 1.5;
-    var minSpeech = opts.minSpeechSeconds > 0 ? opts.minSpeechSeconds : 0.25;
     var stopRequested = false;
     var finish = null;
     var rec = {
@@ -274,32 +365,33 @@
       if (!Ctx || !("AudioWorkletNode" in root)) {
         throw new VoiceAuthorizeError({ error: "microphone_unavailable", message: "this browser lacks AudioWorklet support" }, 0);
       }
-      var stream;
-      try {
-        stream = await navigator.mediaDevices.getUserMedia({
-          audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-        });
-      } catch (e) {
-        var me = new VoiceAuthorizeError({ error: "microphone_denied", message: "microphone access was refused or no microphone was found: " + e.message }, 0);
-        me.cause = e;
-        throw me;
-      }
       var ctx = new Ctx();
+      var stream = null;
       var node = null;
       var cleanup = function () {
         try {
           if (node) node.port.onmessage = null;
         } catch (e) { /* closed */ }
-        stream.getTracks().forEach(function (t) {
-          t.stop();
-        });
+        if (stream) {
+          stream.getTracks().forEach(function (t) {
+            t.stop();
+          });
+        }
         if (ctx.state !== "closed") ctx.close().catch(function () {});
       };
+      var chunks = [];
+      var total = 0;
+      var pending = new Float32Array(FRAME);
+      var pendingFill = 0;
+      var detector = new SpeechDetector();
+      var take = new TakeTracker(opts);
+      var onChunk = null;
       try {
+        // Everything slow happens before the microphone opens: a capture
+        // device delivers audio from the moment getUserMedia resolves, and
+        // what arrives before the recorder is connected is lost.
         var url = config.workletUrl || new URL("recorder-worklet.js", assetBase()).href;
         await ctx.audioWorklet.addModule(url);
-        if (ctx.state === "suspended") await ctx.resume();
-        var source = ctx.createMediaStreamSource(stream);
         node = new AudioWorkletNode(ctx, "voiceauthorize-recorder", {
           numberOfInputs: 1,
           numberOfOutputs: 1,
@@ -309,48 +401,54 @@
           channelInterpretation: "speakers",
           processorOptions: { targetRate: TARGET_RATE },
         });
-        source.connect(node);
         node.connect(ctx.destination); // silent output keeps the graph pulling
+        node.port.onmessage = function (e) {
+          if (onChunk) onChunk(e.data);
+          else if (e.data && e.data.samples) chunks.push(e.data.samples);
+        };
+        if (ctx.state === "suspended") await ctx.resume();
+        try {
+          stream = await navigator.mediaDevices.getUserMedia({
+            audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+          });
+        } catch (e) {
+          var me = new VoiceAuthorizeError({ error: "microphone_denied", message: "microphone access was refused or no microphone was found: " + e.message }, 0);
+          me.cause = e;
+          throw me;
+        }
+        ctx.createMediaStreamSource(stream).connect(node);
       } catch (e) {
         cleanup();
         throw e;
       }
-
-      var chunks = [];
-      var total = 0;
-      var pending = new Float32Array(FRAME);
-      var pendingFill = 0;
-      var detector = new SpeechDetector();
-      var speech = 0; // seconds of speech frames
-      var started = false;
-      var trailing = 0; // seconds of non-speech since the last speech frame
-      var lastSpeechEnd = 0; // samples: end of the last speech frame
 
       return await new Promise(function (resolve, reject) {
         var done = false;
         var end = function (err) {
           if (done) return;
           done = true;
+          onChunk = function () {};
           if (opts.signal) opts.signal.removeEventListener("abort", onAbort);
           cleanup();
           if (err) {
             reject(err);
             return;
           }
-          // Keep at most 0.5 s after the last speech.
-          var keep = started ? Math.min(total, lastSpeechEnd + TARGET_RATE / 2) : total;
-          var out = new Float32Array(keep);
-          var off = 0;
-          for (var i = 0; i < chunks.length && off < keep; i++) {
-            var c = chunks[i].subarray(0, Math.min(chunks[i].length, keep - off));
-            out.set(c, off);
+          var span = take.span();
+          var from = Math.max(0, Math.min(span[0], total));
+          var to = Math.max(from, Math.min(span[1], total));
+          var out = new Float32Array(to - from);
+          var off = 0; // absolute position of chunks[i][0]
+          for (var i = 0; i < chunks.length && off < to; i++) {
+            var c = chunks[i];
+            var a = Math.max(from, off), b = Math.min(to, off + c.length);
+            if (b > a) out.set(c.subarray(a - off, b - off), a - from);
             off += c.length;
           }
           resolve(encodeWav(out, TARGET_RATE));
         };
         var onAbort = function () {
-          var e = new DOMException("recording aborted", "AbortError");
-          end(e);
+          end(new DOMException("recording aborted", "AbortError"));
         };
         if (opts.signal) {
           if (opts.signal.aborted) return onAbort();
@@ -373,42 +471,48 @@
           var rms = Math.sqrt(sum / f.length);
           var db = rms > 0 ? 20 * Math.log10(rms) : -100;
           var isSpeech = detector.frame(db);
-          var dt = f.length / TARGET_RATE;
-          if (isSpeech) {
-            speech += dt;
-            trailing = 0;
-            lastSpeechEnd = total;
-            if (speech >= minSpeech) started = true;
-          } else {
-            trailing += dt;
-          }
+          var state = take.frame(isSpeech, f.length);
           if (opts.onLevel) opts.onLevel(Math.min(1, rms * 4), db);
-          if (opts.onProgress) opts.onProgress({ seconds: total / TARGET_RATE, speechSeconds: speech, speaking: isSpeech });
-          if (!stopRequested && ((started && trailing >= silenceSeconds) || total >= maxSeconds * TARGET_RATE)) rec.stop();
+          if (opts.onProgress) opts.onProgress({ seconds: total / TARGET_RATE, speechSeconds: take.speech / TARGET_RATE, speaking: isSpeech, state: state });
+          if (!stopRequested && (state === "done" || total >= maxSeconds * TARGET_RATE)) rec.stop();
         };
-        node.port.onmessage = function (e) {
-          if (done) return;
-          if (e.data && e.data.done) {
-            end();
-            return;
-          }
-          var s = e.data && e.data.samples;
-          if (!s) return;
-          chunks.push(s);
+        var consume = function (s) {
           for (var i = 0; i < s.length; i++) {
             pending[pendingFill++] = s[i];
             total++;
             if (pendingFill === FRAME) {
               pendingFill = 0;
-              try {
-                frame(pending);
-              } catch (err) {
-                end(err);
-                return;
-              }
+              frame(pending);
             }
           }
         };
+        onChunk = function (data) {
+          if (done) return;
+          if (data && data.done) {
+            end();
+            return;
+          }
+          var s = data && data.samples;
+          if (!s) return;
+          chunks.push(s);
+          try {
+            consume(s);
+          } catch (err) {
+            end(err);
+          }
+        };
+        // Chunks that arrived while this promise was being set up.
+        try {
+          var early = chunks.slice();
+          chunks.length = 0;
+          early.forEach(function (s) {
+            chunks.push(s);
+            consume(s);
+          });
+        } catch (err) {
+          end(err);
+          return;
+        }
         if (stopRequested) finish();
       });
     })();
@@ -496,6 +600,8 @@
     enrollmentStatus: enrollmentStatus,
     encodeWav: encodeWav,
     VoiceAuthorizeError: VoiceAuthorizeError,
+    // TakeTracker is the recorder's take logic, exposed for tests.
+    _TakeTracker: TakeTracker,
     // _setAssetBase is how voiceauthorize.mjs tells the SDK where it lives.
     _setAssetBase: function (href) {
       if (!config.assetBase && !scriptSrc) config.assetBase = href;
