@@ -35,11 +35,11 @@ test: test-deps fmt-check vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -short -timeout 20m ./...
 
-# Real-browser tests of the SDK and the console in headless Chromium. Kept out of
-# `make test` until the fake microphone's loop is synchronised with recording
-# (under load a recording can start mid-answer).
+# The real-browser tests alone (headless Chromium with a WAV as the
+# microphone; they run in `make test` too), keeping the console's
+# screenshots in bin/screenshots.
 test-browser: test-deps
-	VOXGATE_BROWSER=1 $(GO) test -count=1 -v ./browsertest
+	VOXGATE_SCREENSHOTS=$(CURDIR)/bin/screenshots $(GO) test -count=1 -v ./browsertest
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
