@@ -175,14 +175,32 @@ window.shop = {
     document.getElementById("challenge").textContent = s.challenge;
     return s;
   },
-  async answer(user, session) {
+  // answer records a take and sends it. With lateMs the recorder hears the
+  // microphone that much after the capture stream started, as a page under
+  // load might: the start of the file is lost.
+  async answer(user, session, lateMs) {
     VoiceAuthorize.init({ baseUrl: "VOXGATE", clientToken: await token(user, "challenge") });
     const states = [];
-    const wav = await VoiceAuthorize.record(Object.assign({
-      onProgress: (p) => { if (states[states.length - 1] !== p.state) states.push(p.state); },
-    }, recording));
+    let heardWhileSettling = false;
+    const md = navigator.mediaDevices, gum = md.getUserMedia;
+    if (lateMs) md.getUserMedia = async (c) => {
+      const s = await gum.call(md, c);
+      await new Promise((r) => setTimeout(r, lateMs));
+      return s;
+    };
+    let wav;
+    try {
+      wav = await VoiceAuthorize.record(Object.assign({
+        onProgress: (p) => {
+          if (states[states.length - 1] !== p.state) states.push(p.state);
+          if (p.state === "settling" && p.speaking) heardWhileSettling = true;
+        },
+      }, recording));
+    } finally {
+      md.getUserMedia = gum;
+    }
     const result = await VoiceAuthorize.sendVoice({ user_id: user, session_id: session, audio: wav });
-    return { result, states, wav: base64(new Uint8Array(await wav.arrayBuffer())) };
+    return { result, states, heardWhileSettling, wav: base64(new Uint8Array(await wav.arrayBuffer())) };
   },
   async forbidden(user) {
     // A challenge token may not create profiles.
@@ -568,7 +586,9 @@ type spoken struct {
 	Result map[string]any `json:"result"`
 	// States are the recorder's successive states.
 	States []string `json:"states"`
-	WAV    []byte   `json:"wav"`
+	// HeardWhileSettling: speech before the take could start.
+	HeardWhileSettling bool   `json:"heardWhileSettling"`
+	WAV                []byte `json:"wav"`
 }
 
 // TestSDKEnrollsAndAnswersDigitsChallengeInChromium runs the integration a
@@ -633,8 +653,9 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 
 	// answer opens challenges until one that who's recordings answer
 	// legibly, plays that answer as the microphone and answers through the
-	// SDK. The take must hold the whole answer, intact.
-	answer := func(who string) spoken {
+	// SDK, the recorder attaching late by lateMs. The take must hold the
+	// whole answer, intact.
+	answer := func(who string, lateMs int) spoken {
 		t.Helper()
 		id, challenge, mic, direct := s.drawChallenge(func() (string, string) {
 			var sess struct {
@@ -650,17 +671,17 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 		b.play(mic.wav)
 		var out spoken
 		start := time.Now()
-		b.await("window.shop.answer("+jsString(user)+", "+jsString(id)+")", &out)
+		b.await(fmt.Sprintf("window.shop.answer(%s, %s, %d)", jsString(user), jsString(id), lateMs), &out)
 		lead, corr := heardAnswer(t, out.WAV, mic, who+"-take")
 		d, _ := out.Result["details"].(map[string]any)
 		ph, _ := d["phrase"].(map[string]any)
-		t.Logf("%s says %q in %v: answer at %.2f s of a %.2f s take (correlation %.3f), recorder %v; phrase score %v through the browser, %.2f from the files; heard %q -> decision=%v code=%v reason=%v",
-			who, challenge, time.Since(start).Round(time.Millisecond), lead, float64(len(out.WAV)-44)/2/audio.Rate, corr, out.States, ph["score"], direct.Score, ph["recognized"], out.Result["decision"], out.Result["code"], out.Result["reason"])
+		t.Logf("%s says %q in %v (recorder %d ms late): answer at %.2f s of a %.2f s take (correlation %.3f), recorder %v, speech before the take %v; phrase score %v through the browser, %.2f from the files; heard %q -> decision=%v code=%v reason=%v",
+			who, challenge, time.Since(start).Round(time.Millisecond), lateMs, lead, float64(len(out.WAV)-44)/2/audio.Rate, corr, out.States, out.HeardWhileSettling, ph["score"], direct.Score, ph["recognized"], out.Result["decision"], out.Result["code"], out.Result["reason"])
 		return out
 	}
 
 	// A genuine answer: the speaker's take-1 recordings of the digits asked.
-	genuine := answer(speaker).Result
+	genuine := answer(speaker, 0).Result
 	if genuine["success"] != true || genuine["decision"] != "accept" {
 		t.Fatalf("the genuine answer was refused: %v", genuine)
 	}
@@ -674,14 +695,21 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 	}
 
 	// An impostor saying the digits asked, legibly: the voice must refuse.
-	res := answer(impostor).Result
+	// The recorder attaches 2 s late, so it first hears the middle of the
+	// answer (the file's 1.5 s of lead silence are gone): it must leave
+	// that out and take the whole answer on the next pass of the loop.
+	imp := answer(impostor, 2000)
+	if !imp.HeardWhileSettling {
+		t.Errorf("attaching 2 s late, the recorder heard no speech before its take began (states %v)", imp.States)
+	}
+	res := imp.Result
 	t.Run("impostor is rejected", func(t *testing.T) {
 		d, _ := res["details"].(map[string]any)
 		sig, _ := d["signals"].(map[string]any)
 		thr, _ := d["thresholds"].(map[string]any)
 		t.Logf("impostor %s: normalized voice score %.2f, threshold %v (genuine %.2f); decision %v, code %v", impostor, voiceScore(res), thr["voice"], voiceScore(genuine), res["decision"], res["code"])
 		if res["decision"] == "accept" || res["success"] == true || res["voiceToken"] != nil {
-			t.Fatalf("the impostor's answer was accepted: %v", res)
+			t.Fatalf("the impostor's answer was accepted: decision %v, signals %v, voice score %.2f over threshold %v", res["decision"], sig, voiceScore(res), thr["voice"])
 		}
 		if sig["voice"] != "low" && res["code"] != "voice_rejected" {
 			t.Fatalf("the impostor was refused, but not for the voice: signals %v, code %v", sig, res["code"])
