@@ -275,8 +275,10 @@ func fsdd(t *testing.T, speaker, digits string, take int, lead, trail float64) m
 
 // phraseMargin is how far over its threshold the recogniser must score a
 // challenge answer read straight from the files before a test speaks it
-// through the browser.
-const phraseMargin = 0.15
+// through the browser. The same answer recorded through Chromium scores
+// within about 0.2 of it (its resampling is not bit-exact, and the
+// recogniser is sensitive to that).
+const phraseMargin = 0.3
 
 // drawChallenge opens challenges with start until the recogniser, reading
 // who's take-1 recordings of the digits straight from the files, accepts
@@ -601,9 +603,10 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 	chromium(t)
 	t.Parallel()
 	s := newServer(t, 0)
-	// theo's and jackson's take-1 digits are the recogniser's best read
-	// FSDD speakers (about 3 random challenges in 4 score over phraseMargin;
-	// george's 1 in 4, nicolas's 1 in 8), so drawChallenge draws little.
+	// theo's and jackson's take-1 digits are among the recogniser's best
+	// read FSDD speakers (about 3 random challenges in 4 score 0.15 over the
+	// threshold; george's 1 in 4, nicolas's 1 in 8), so drawChallenge draws
+	// little.
 	const speaker, impostor = "theo", "jackson"
 	const user = "theo@shop"
 	shop := s.customer.URL + "/shop.html"
