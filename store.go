@@ -53,6 +53,10 @@ type Store interface {
 	AddSample(ctx context.Context, tenantID string, s *Sample, requiredSpeech float64) (*Profile, error)
 	// ListSamples returns the profile's samples, oldest first.
 	ListSamples(ctx context.Context, tenantID, userID string) ([]*Sample, error)
+	// ListCohortSamples returns the tenant's newest enrollment samples of
+	// model version modelVersion across all its profiles, newest first, at
+	// most limit: the tenant's own impostor cohort for score normalisation.
+	ListCohortSamples(ctx context.Context, tenantID, modelVersion string, limit int) ([]*Sample, error)
 
 	// PutVoiceprint writes the profile's template if vp.Revision is the
 	// stored revision (0: none stored yet), and sets vp.Revision to the new

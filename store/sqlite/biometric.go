@@ -43,16 +43,27 @@ func (s *DB) AddSample(ctx context.Context, tenantID string, smp *voxgate.Sample
 // ListSamples implements voxgate.Store.
 func (s *DB) ListSamples(ctx context.Context, tenantID, userID string) ([]*voxgate.Sample, error) {
 	return collect(ctx, s.db, `SELECT id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding
-		FROM enrollment_samples WHERE tenant_id = ? AND user_id = ? ORDER BY created_at, id`, []any{tenantID, userID},
-		func(row interface{ Scan(...any) error }) (*voxgate.Sample, error) {
-			var smp voxgate.Sample
-			var created int64
-			if err := row.Scan(&smp.ID, &smp.UserID, &created, &smp.SpeechSeconds, &smp.Weight, &smp.ModelVersion, &smp.Quality, &smp.Embedding); err != nil {
-				return nil, err
-			}
-			smp.CreatedAt = fromMillis(created)
-			return &smp, nil
-		})
+		FROM enrollment_samples WHERE tenant_id = ? AND user_id = ? ORDER BY created_at, id`, []any{tenantID, userID}, scanSample)
+}
+
+func scanSample(row interface{ Scan(...any) error }) (*voxgate.Sample, error) {
+	var smp voxgate.Sample
+	var created int64
+	if err := row.Scan(&smp.ID, &smp.UserID, &created, &smp.SpeechSeconds, &smp.Weight, &smp.ModelVersion, &smp.Quality, &smp.Embedding); err != nil {
+		return nil, err
+	}
+	smp.CreatedAt = fromMillis(created)
+	return &smp, nil
+}
+
+// ListCohortSamples implements voxgate.Store.
+func (s *DB) ListCohortSamples(ctx context.Context, tenantID, modelVersion string, limit int) ([]*voxgate.Sample, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return collect(ctx, s.db, `SELECT id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding
+		FROM enrollment_samples WHERE tenant_id = ? AND model_version = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+		[]any{tenantID, modelVersion, limit}, scanSample)
 }
 
 // PutVoiceprint implements voxgate.Store.

@@ -49,6 +49,25 @@ func testSamples(t *testing.T, s voxgate.Store) {
 	if list, _ := s.ListSamples(ctx, b.ID, "alice"); len(list) != 0 {
 		t.Fatal("tenant b sees tenant a's samples")
 	}
+
+	// The cohort: newest first across profiles, one model version, bounded.
+	s.CreateProfile(ctx, a.ID, "bob", now)
+	s.CreateProfile(ctx, b.ID, "carol", now)
+	s.AddSample(ctx, a.ID, sample("bob", 3, now.Add(2*time.Second)), 10)
+	old := sample("bob", 3, now.Add(3*time.Second))
+	old.ModelVersion = "m0"
+	s.AddSample(ctx, a.ID, old, 10)
+	s.AddSample(ctx, b.ID, sample("carol", 3, now.Add(4*time.Second)), 10)
+	coh, err := s.ListCohortSamples(ctx, a.ID, "m1", 10)
+	if err != nil || len(coh) != 3 || coh[0].UserID != "bob" || coh[1].UserID != "alice" || coh[2].SpeechSeconds != 6 {
+		t.Fatalf("ListCohortSamples: %v %v", coh, err)
+	}
+	if coh, _ := s.ListCohortSamples(ctx, a.ID, "m1", 2); len(coh) != 2 || coh[1].SpeechSeconds != 5 {
+		t.Fatalf("ListCohortSamples limit 2: %v", coh)
+	}
+	if coh, _ := s.ListCohortSamples(ctx, b.ID, "m1", 10); len(coh) != 1 || coh[0].UserID != "carol" {
+		t.Fatalf("tenant b's cohort: %v", coh)
+	}
 }
 
 func testVoiceprint(t *testing.T, s voxgate.Store) {
