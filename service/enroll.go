@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"time"
 
 	"voxgate"
@@ -93,6 +94,7 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 	if err != nil {
 		return nil, err
 	}
+	s.forgetCohort(a.TenantID)
 	if err := s.rebuildTemplate(ctx, a.TenantID, userID); err != nil {
 		return nil, err
 	}
@@ -159,6 +161,9 @@ func (s *Service) rebuildTemplate(ctx context.Context, tenantID, userID string) 
 		}
 		tmpl.ModelVersion, tmpl.Current, tmpl.Enrolled = version, t.Vector, t.Vector
 		tmpl.Samples, tmpl.Speech, tmpl.Adaptations, tmpl.Previous = len(embs), speech, 0, nil
+		if tmpl.GenuineLevel, err = s.genuineLevel(ctx, tenantID, userID, embs, weights); err != nil {
+			return err
+		}
 		blob, err := s.sealTemplate(tenantID, userID, tmpl)
 		if err != nil {
 			return err
@@ -169,6 +174,41 @@ func (s *Service) rebuildTemplate(ctx context.Context, tenantID, userID string) 
 		}
 		return err
 	}
+}
+
+// genuineLevel is the lowest leave-one-out score of the enrollment samples:
+// each scored against the template of the others, the way verification
+// scores (see template.GenuineLevel).
+func (s *Service) genuineLevel(ctx context.Context, tenantID, userID string, embs [][]float32, weights []float64) (float64, error) {
+	if len(embs) < 2 {
+		return 0, nil
+	}
+	domain, err := s.cohort(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	floor := math.Inf(1)
+	for i := range embs {
+		others := append(append([][]float32(nil), embs[:i]...), embs[i+1:]...)
+		w := append(append([]float64(nil), weights[:i]...), weights[i+1:]...)
+		t := s.engine.Speaker.Enroll(others, w)
+		if t.Samples == 0 {
+			continue
+		}
+		floor = min(floor, finite(s.engine.ScoreIn(t.Vector, embs[i], domain, userID).Normalized))
+	}
+	if math.IsInf(floor, 1) {
+		return 0, nil
+	}
+	return round4(floor), nil
+}
+
+// learnBar is the voice score a strong accept needs to adapt the template:
+// the high tier, or halfway from it to the user's genuine level when that is
+// higher.
+func (s *Service) learnBar(t *template) float64 {
+	high := s.engine.Calibration.High
+	return max(high, high+0.5*(t.GenuineLevel-high))
 }
 
 func round2(x float64) float64 { return float64(int(x*100+0.5)) / 100 }

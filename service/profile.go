@@ -51,6 +51,7 @@ func (s *Service) DeleteProfile(ctx context.Context, a voxgate.Actor, userID str
 	if err := s.store.DeleteProfile(ctx, a.TenantID, userID); err != nil {
 		return err
 	}
+	s.forgetCohort(a.TenantID)
 	s.log.InfoContext(ctx, "profile deleted", "tenant", a.TenantID)
 	return nil
 }

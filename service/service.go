@@ -30,6 +30,8 @@ type Service struct {
 	sealer *seal.Sealer
 	tokens *voicetoken.Signer
 	cfg    Config
+
+	cohorts cohortCache // each tenant's impostor cohort (cohort.go)
 }
 
 // Options configure a Service. The zero value is usable for key and profile

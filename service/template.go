@@ -25,6 +25,13 @@ type template struct {
 	// History records each adaptation: when, with what score, and the
 	// cosine to the enrolled vector afterwards.
 	History []update `json:"history,omitempty"`
+	// GenuineLevel is the lowest score an enrollment sample reached against
+	// the template built from the others (0 with fewer than two samples):
+	// how this user scores against themselves. Adaptation needs a probe
+	// halfway from the high tier up to it (Service.learnBar), so that an
+	// impostor who is accepted now and then, above the high tier yet below
+	// the user's own level, cannot pull the template towards their voice.
+	GenuineLevel float64 `json:"genuine_level,omitempty"`
 	// Scores summarises genuine (accepted) scores, for the learning view.
 	Accepted  int     `json:"accepted"`
 	ScoreSum  float64 `json:"score_sum"`

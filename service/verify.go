@@ -173,7 +173,7 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 			}
 			res.RetriesLeft = s.cfg.Limits.FreeFailures
 		}
-		if !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) {
+		if !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) && ev.Voice.Score >= s.learnBar(tmpl) {
 			learned, err := s.learn(ctx, a.TenantID, req.UserID, emb, ev.Voice.Score)
 			if err != nil {
 				return nil, err
@@ -215,7 +215,11 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 	if err != nil {
 		return ev, nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
 	}
-	sc := s.engine.Score(tmpl.Current, emb)
+	domain, err := s.cohort(ctx, a.TenantID)
+	if err != nil {
+		return ev, nil, err
+	}
+	sc := s.engine.ScoreIn(tmpl.Current, emb, domain, req.UserID)
 	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: s.engine.Calibration.Threshold, High: s.engine.Calibration.High, Confidence: sc.Confidence}
 	res.Calibration = Calibration{RawScore: round4(sc.Raw), NormalizedScore: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence)}
 	res.Thresholds = Thresholds{Voice: round4(s.engine.Calibration.Threshold), VoiceHigh: round4(s.engine.Calibration.High),

@@ -243,3 +243,46 @@ func BenchmarkVerify4s(b *testing.B) {
 	b.ReportMetric(percentile(lat, 0.5), "p50_ms")
 	b.ReportMetric(percentile(lat, 0.99), "p99_ms")
 }
+
+// TestTenantCohortJoinsTheNormalisation checks that a tenant's own enrolled
+// users join the score normalisation (speaker.Cohort; its effect on error
+// rates is measured by voxgate eval, docs/ACCURACY.md): the same probe
+// scores differently against the same voice in a tenant with another
+// enrolled user than in one without, and once that user's profile is
+// deleted the two tenants score alike again, so a deleted voice leaves the
+// normalisation at once on this node.
+func TestTenantCohortJoinsTheNormalisation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes real audio")
+	}
+	cfg := DefaultConfig()
+	cfg.DisableLimits, cfg.DisableLearning = true, true
+	cfg.RequiredSpeech = 4 // four RAVDESS takes hold about 5 s of speech
+	s, acme := bioService(t, cfg)
+	solo := mustActor(t, s, "solo", voxgate.ScopeAdmin)
+	ctx := context.Background()
+	enrollActor(t, s, acme, "a1", 1)
+	enrollActor(t, s, acme, "a3", 3)
+	enrollActor(t, s, solo, "a1", 1)
+	score := func(a voxgate.Actor, audio []byte) float64 {
+		t.Helper()
+		res, err := s.Verify(ctx, a, VerifyRequest{UserID: "a1", Audio: audio})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Calibration.NormalizedScore
+	}
+	// Actor 3 (calm, statement 1, takes 1 and 2) claims to be actor 1.
+	take1, take2 := ravdessFile(t, 3, 2, 1, 1, 1), ravdessFile(t, 3, 2, 1, 1, 2)
+	inAcme, inSolo := score(acme, take1), score(solo, take1)
+	t.Logf("impostor enrolled in the tenant: %.3f; not enrolled: %.3f", inAcme, inSolo)
+	if inAcme == inSolo {
+		t.Fatalf("the tenant's other user left the score unchanged (%.4f)", inAcme)
+	}
+	if err := s.DeleteProfile(ctx, acme, "a3"); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := score(acme, take2), score(solo, take2); a != b {
+		t.Fatalf("after deleting the impostor's profile: %.4f in the tenant, %.4f in the other", a, b)
+	}
+}

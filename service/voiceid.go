@@ -87,7 +87,11 @@ func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID str
 	if err != nil {
 		return nil, voxgate.Errorf(voxgate.EINVALID, "No usable speech in the audio file")
 	}
-	sc := s.engine.Score(embedding, emb)
+	domain, err := s.cohort(ctx, a.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	sc := s.engine.ScoreIn(embedding, emb, domain, userID)
 	out := &VoiceIDMatch{Score: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence),
 		Threshold: round4(s.engine.Calibration.Threshold), ModelVersion: version}
 	if out.DeepfakeChecked, out.DeepfakeDetected, err = s.deepfake(ctx, an); err != nil {

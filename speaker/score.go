@@ -68,7 +68,7 @@ func (m *Model) Enroll(embs [][]float32, weights []float64) Template {
 // Score is the comparison of a probe embedding with a template.
 type Score struct {
 	Raw        float64 // cosine similarity, -1..1
-	Normalized float64 // adaptive s-norm of Raw against the model's cohort
+	Normalized float64 // adaptive s-norm of Raw against the model's cohort (and the deployment's, see Cohort)
 	Confidence float64 // calibrated probability-like confidence that it is the same speaker, 0..1
 	Tier       string  // "high", "medium" or "low" at the default operating point
 }
@@ -102,8 +102,16 @@ func (m *Model) Calibrate(targetFAR float64) Calibration {
 	return Calibration{TargetFAR: targetFAR, Threshold: m.Threshold(targetFAR), High: m.Threshold(targetFAR / 10)}
 }
 
-// Score compares probe with template t at this operating point.
+// Score compares probe with template t at this operating point, normalised
+// against the model's cohort alone.
 func (c Calibration) Score(m *Model, t, probe []float32) Score {
+	return c.ScoreIn(m, t, probe, nil, "")
+}
+
+// ScoreIn is Score with the deployment's own cohort domain (nil: none)
+// joining the model's in the normalisation; claimed is the user whose
+// template t is, whose own vectors in domain are left out.
+func (c Calibration) ScoreIn(m *Model, t, probe []float32, domain *Cohort, claimed string) Score {
 	var s Score
 	if len(t) != Dim || len(probe) != Dim {
 		s.Tier = TierLow
@@ -111,8 +119,8 @@ func (c Calibration) Score(m *Model, t, probe []float32) Score {
 		return s
 	}
 	s.Raw = float64(cosine(t, probe))
-	mt, st := m.cohortStats(t)
-	mp, sp := m.cohortStats(probe)
+	mt, st := m.cohortStats(t, domain, claimed)
+	mp, sp := m.cohortStats(probe, domain, claimed)
 	s.Normalized = 0.5 * ((s.Raw-mt)/st + (s.Raw-mp)/sp)
 	s.Confidence = 1 / (1 + math.Exp(-(m.calA*s.Normalized + m.calB)))
 	switch {
@@ -142,12 +150,18 @@ func (m *Model) Threshold(targetFAR float64) float64 {
 }
 
 // cohortStats returns the mean and standard deviation of the topK highest
-// cosine scores of e against the cohort (adaptive s-norm).
-func (m *Model) cohortStats(e []float32) (mean, std float64) {
+// cosine scores of e against the model's cohort and domain's vectors not
+// owned by exclude (adaptive s-norm).
+func (m *Model) cohortStats(e []float32, domain *Cohort, exclude string) (mean, std float64) {
 	k := len(m.cohort) / Dim
-	scores := make([]float64, k)
+	scores := make([]float64, 0, k+domain.Len())
 	for i := 0; i < k; i++ {
-		scores[i] = float64(cosine(e, m.cohort[i*Dim:(i+1)*Dim]))
+		scores = append(scores, float64(cosine(e, m.cohort[i*Dim:(i+1)*Dim])))
+	}
+	for i := 0; i < domain.Len(); i++ {
+		if domain.owners[i] != exclude {
+			scores = append(scores, float64(cosine(e, domain.vecs[i*Dim:(i+1)*Dim])))
+		}
 	}
 	sort.Sort(sort.Reverse(sort.Float64Slice(scores)))
 	top := scores[:m.topK]

@@ -23,10 +23,13 @@
 //
 // Scores are cosine similarities of embeddings, normalised with adaptive
 // symmetric score normalisation (s-norm: top-K cohort scores) against a
-// cohort of train-pool embeddings shipped in the model file, and mapped to a
+// cohort of train-pool embeddings shipped in the model file (whole
+// recordings and short, partly noisy crops) joined by the deployment's own
+// cohort (Cohort: the tenant's enrolled users), and mapped to a
 // probability-like confidence by a logistic calibration fitted on train-pool
-// speakers held out of training. The same held-out trials give the threshold
-// for any target false-accept rate.
+// speakers held out of training. The same held-out trials, compared within
+// one simulated recording condition at a time, give the threshold for any
+// target false-accept rate.
 package speaker
 
 import (

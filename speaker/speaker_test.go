@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -315,4 +316,63 @@ func ExampleModel_Score() {
 	}
 	t := m.Enroll(embs, speech)
 	_ = t // later: m.Score(t.Vector, probeEmbedding).Tier
+}
+
+// TestDomainCohortNormalisesAgainstTheDeployment checks that a deployment's
+// own cohort joins the normalisation: impostor vectors close to the probe
+// (users who share its microphone and room) lower the normalised score, while
+// the claimed user's own vectors in the cohort are ignored.
+func TestDomainCohortNormalisesAgainstTheDeployment(t *testing.T) {
+	m := model(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	unit := func(base []float32, noise float32) []float32 {
+		v := make([]float32, Dim)
+		for i := range v {
+			v[i] = noise * float32(rng.NormFloat64())
+			if base != nil {
+				v[i] += base[i]
+			}
+		}
+		normalize(v)
+		return v
+	}
+	tmpl := unit(nil, 1)
+	probe := unit(tmpl, 0.08) // close to the template: a high raw score
+	var near [][]float32
+	var others, claimed []string
+	for i := 0; i < 300; i++ {
+		near = append(near, unit(probe, 0.08))
+		others = append(others, "user"+strconv.Itoa(i%30))
+		claimed = append(claimed, "alice")
+	}
+	c := m.Calibrate(DefaultTargetFAR)
+	base := c.Score(m, tmpl, probe)
+	tests := []struct {
+		name   string
+		domain *Cohort
+		lower  bool
+	}{
+		{"nil domain", nil, false},
+		{"empty domain", NewCohort(nil, nil), false},
+		{"claimed user's own samples", NewCohort(claimed, near), false},
+		{"wrong lengths skipped", NewCohort(others[:2], [][]float32{{1, 2}, make([]float32, Dim)}), false},
+		{"impostors near the probe", NewCohort(others, near), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := c.ScoreIn(m, tmpl, probe, tt.domain, "alice")
+			if got.Raw != base.Raw {
+				t.Fatalf("raw score changed: %v vs %v", got.Raw, base.Raw)
+			}
+			if tt.lower {
+				if got.Normalized >= base.Normalized-1 {
+					t.Fatalf("normalised %v, without the domain %v: want clearly lower", got.Normalized, base.Normalized)
+				}
+				return
+			}
+			if got.Normalized != base.Normalized {
+				t.Fatalf("normalised %v, want %v as without a domain (cohort of %d)", got.Normalized, base.Normalized, tt.domain.Len())
+			}
+		})
+	}
 }

@@ -12,7 +12,14 @@ crops and whole recordings of the clean and narrowband variants) -> L2 norm
 -> minus the mean training embedding -> L2 norm.
 
 Every 8th speaker (sorted by name) is held out of LDA training and used for
-calibration trials; the others' whole recordings form the s-norm cohort.
+calibration trials. The s-norm cohort holds the other speakers' whole
+recordings plus two short crops of each (1-3 s), one of them with noise added
+in the log-mel domain, so that short, noisy probes find cohort neighbours
+recorded like them. Calibration trials are crops of the held-out speakers in
+six conditions (three clean, three with one shared noise each, per variant);
+nontarget pairs are taken within a condition only, the way impostors in one
+deployment share its microphones and rooms. At run time the service adds the
+tenant's own enrollment samples to the cohort (speaker.Cohort).
 Writes the model (safetensors) and the Go parity reference JSON.
 """
 import argparse, json, os, struct
@@ -20,7 +27,7 @@ import numpy as np, scipy.linalg as sl
 from train_nn import save_safetensors, NMELS
 
 NCEPS, LDA, MIN_SPEECH, TOPK = 30, 256, 10, 200
-VARIANTS = ('-clean.bin', '-nb.bin')  # LDA training; calibration also uses -up/-down
+VARIANTS = ('-clean.bin', '-nb.bin')  # clean and narrowband (telephone) copies
 
 def dctm(n, k):
     c = np.arange(k)[:, None]; m = np.arange(n)[None, :]
@@ -42,6 +49,23 @@ def stats(f):
     # mean of c0 (the recording level) is left out: the statistics are gain invariant
     return np.concatenate([f.mean(0)[1:], f.std(0)])
 
+# noise shapes over the 64 mel bands (relative band power): white, pink-ish
+# (falling 1/f), and low-frequency hum/fan
+_mel = lambda f: 2595 * np.log10(1 + f / 700)
+_imel = lambda m: 700 * (10 ** (m / 2595) - 1)
+_edges = _imel(np.linspace(_mel(20), _mel(7600), NMELS + 2))
+_bw, _fc = _edges[2:] - _edges[:-2], _edges[1:-1]
+NOISE_SHAPES = [v / v.sum() for v in (_bw, _bw / np.maximum(_fc, 50), np.exp(-_fc / 400))]
+
+def add_noise(logmel, mask, rng):
+    """Adds noise of a random shape at an SNR of -3..20 dB (speech frames'
+    mean power) to log-mel rows, in the power domain."""
+    p = np.exp(logmel.astype(np.float64))
+    sp = p[mask].sum(1).mean() if mask.sum() > 0 else p.sum(1).mean()
+    snr = rng.uniform(-3, 20)
+    sh = NOISE_SHAPES[rng.integers(len(NOISE_SHAPES))] * np.exp(rng.normal(0, 0.3, NMELS))
+    return np.log(p + sh / sh.sum() * sp / 10 ** (snr / 10)).astype(np.float32)
+
 def loadf(path):
     b = open(path, 'rb').read(); nf, d = struct.unpack('<II', b[:8])
     return (np.frombuffer(b[8:8 + 4 * nf * d], dtype='<f4').reshape(nf, d),
@@ -51,25 +75,35 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--feats', required=True); ap.add_argument('--list', required=True)
     ap.add_argument('--out', required=True); ap.add_argument('--parity', required=True)
-    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-lda-v1')
+    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-lda-v2')
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     rows = [l.rstrip('\n').split('\t') for l in open(a.list)]
     if a.cc_by_only: rows = [r for r in rows if r[2] == 'CC-BY-4.0']
     allspk = sorted({r[0] for r in rows}); held = set(allspk[7::8])
     spk = [s for s in allspk if s not in held]; sid = {s: i for i, s in enumerate(spk)}
-    X, Y, full, cal, caly = [], [], [], [], []
+    X, Y, full, crops, cal, caly, calc = [], [], [], [], [], [], []
     for r in rows:
-        if r[0] not in held and not r[3].endswith(VARIANTS): continue
-        f = frames(*loadf(os.path.join(a.feats, r[3]))); n = len(f)
-        if r[0] in held:  # short and long crops of every variant: digits to sentences
-            for _ in range(4):
-                L = int(rng.integers(50, 400)); st = int(rng.integers(0, max(1, n - L)))
-                cal.append(stats(f[st:st + L])); caly.append(r[0])
+        if not r[3].endswith(VARIANTS): continue
+        lm, mask = loadf(os.path.join(a.feats, r[3]))
+        f = frames(lm, mask); n = len(f)
+        if r[0] in held:  # two crops per condition, 0.5-4 s: digits to sentences
+            for k in range(6):
+                for _ in range(2):
+                    L = int(rng.integers(50, 400)); st = int(rng.integers(0, max(1, len(lm) - L)))
+                    x, m = lm[st:st + L], mask[st:st + L]
+                    if k >= 3:  # one noise per condition, shared by every speaker
+                        x = add_noise(x, m, np.random.default_rng(1000 + k))
+                    cal.append(stats(frames(x, m))); caly.append(r[0]); calc.append(r[3].split('-')[1] + str(k))
             continue
         for st in range(0, max(1, n - 150), 100):
             X.append(stats(f[st:st + int(rng.integers(100, 400))])); Y.append(sid[r[0]])
         full.append(len(X)); X.append(stats(f)); Y.append(sid[r[0]])
+        for k in range(2):  # short cohort crops, the second noisy
+            L = int(rng.integers(80, 300)); st = int(rng.integers(0, max(1, len(lm) - L)))
+            x, m = lm[st:st + L], mask[st:st + L]
+            if k == 1: x = add_noise(x, m, rng)
+            crops.append(stats(frames(x, m)))
     X = np.array(X); Y = np.array(Y)
     print('training vectors', X.shape, 'speakers', len(spk), 'held out', len(held))
     mu = X.mean(0); Xc = X - mu
@@ -90,15 +124,21 @@ def main():
     em = project(X).mean(0)
     def embed(s):
         e = project(s) - em; return e / np.linalg.norm(e, axis=-1, keepdims=True)
-    cohort = embed(X[full])
+    cohort = np.concatenate([embed(X[full]), embed(np.array(crops))])
     topk = min(TOPK, len(cohort) // 2)
     def snstats(e):
         s = np.sort(e @ cohort.T, axis=-1)[..., ::-1][..., :topk]; return s.mean(-1), s.std(-1) + 1e-6
-    ce = embed(np.array(cal)); cy = np.array(caly)
+    ce = embed(np.array(cal)); cy = np.array(caly); cc = np.array(calc)
     m_, s_ = snstats(ce); raw = ce @ ce.T
     norm = 0.5 * ((raw - m_[:, None]) / s_[:, None] + (raw - m_[None, :]) / s_[None, :])
     iu = np.triu_indices(len(ce), 1); lab = (cy[:, None] == cy[None, :])[iu]; sc = norm[iu]
-    tar, non = sc[lab], sc[~lab]
+    same = (cc[:, None] == cc[None, :])[iu]
+    tar, non = sc[lab & same], sc[~lab & same]
+    if os.environ.get('SPK_DEBUG'):
+        ci, cj = np.repeat(cc[:, None], len(cc), 1)[iu], np.repeat(cc[None, :], len(cc), 0)[iu]
+        for c in sorted(set(cc)):
+            t = sc[lab & same & (ci == c)]; n_ = sc[~lab & same & (ci == c)]
+            print(c, 'tar %.2f+-%.2f non %.2f+-%.2f q99 %.2f' % (t.mean(), t.std(), n_.mean(), n_.std(), np.quantile(n_, .99)))
     xs = np.concatenate([tar, non]); ys = np.concatenate([np.ones(len(tar)), np.zeros(len(non))])
     wts = np.where(ys == 1, 0.5 / len(tar), 0.5 / len(non)); th = np.zeros(2); A = np.stack([xs, np.ones_like(xs)], 1)
     for _ in range(50):
@@ -109,7 +149,7 @@ def main():
           % (len(tar), len(non), thr, (tar < thr).mean(), th[0], th[1]))
     meta = dict(model_version=a.version, kind='mfccstats', num_mels=NMELS, num_ceps=NCEPS,
                 min_speech_frames=MIN_SPEECH, snorm_top_k=topk, calibration_a=repr(float(th[0])),
-                calibration_b=repr(float(th[1])), speakers=len(spk), calibration_speakers=len(held),
+                calibration_b=repr(float(th[1])), speakers=len(spk), calibration_speakers=len(held), cohort_size=len(cohort),
                 licence='CC-BY-4.0' if a.cc_by_only else 'CC-BY-NC-SA-2.0 (Speech Accent Archive) + CC-BY-4.0 (LibriSpeech): non-commercial use only')
     save_safetensors(a.out, {'stats.mean': mu, 'stats.projection': W, 'emb.mean': em,
                              'snorm.cohort': cohort, 'calibration.nontarget_scores': np.quantile(non, np.linspace(0, 1, 4001))}, meta)
