@@ -610,6 +610,9 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 	const speaker, impostor = "theo", "jackson"
 	const user = "theo@shop"
 	shop := s.customer.URL + "/shop.html"
+	// The shop's other customers, enrolled by its backend. The impostor is
+	// not one of them: an outsider calling in on theo's account.
+	s.enrollCustomers("george", "lucas", "nicolas", "yweweler")
 
 	enrollment := fsdd(t, speaker, "0123456789", 0, fileLead, fileTrail)
 	b := launch(t, enrollment.wav)
@@ -718,6 +721,40 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 			t.Fatalf("the impostor was refused, but not for the voice: signals %v, code %v", sig, res["code"])
 		}
 	})
+}
+
+// enrollCustomers enrolls FSDD speakers as customers of the shop through
+// the service, one sample per take-0 digit recording (user "<speaker>@shop").
+// A tenant's enrolled users are the impostor cohort the service normalises
+// its scores against (speaker.Cohort), as they would be in a real shop.
+func (s *server) enrollCustomers(speakers ...string) {
+	s.t.Helper()
+	ctx := context.Background()
+	a, err := s.svc.Authenticate(ctx, s.admin)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, spk := range speakers {
+		user := spk + "@shop"
+		if _, _, err := s.svc.CreateProfile(ctx, a, user); err != nil {
+			s.t.Fatal(err)
+		}
+		n := 0
+		for d := '0'; d <= '9'; d++ {
+			_, err := s.svc.Enroll(ctx, a, user, fsdd(s.t, spk, string(d), 0, 0.2, 0.2).wav)
+			switch voxgate.ErrorCode(err) {
+			case "":
+				n++
+			case voxgate.EAUDIOTOOSHORT, voxgate.ENOSPEECH, voxgate.ETOONOISY:
+				// a digit too short for the enrollment gate
+			default:
+				s.t.Fatalf("enrolling %s: %v", user, err)
+			}
+		}
+		if n < 5 {
+			s.t.Fatalf("only %d of %s's digits enrolled", n, user)
+		}
+	}
 }
 
 // voiceScore is the normalised voice score of a /verify-voice answer.
