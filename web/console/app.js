@@ -349,8 +349,11 @@
     var tb = h("tbody");
     rows.forEach(function (a) {
       var d = a.detail || {};
-      var score = d.calibration ? fmtNum(d.calibration.normalized_score, 2) : "—";
-      var conf = d.confidence != null ? fmtNum(d.confidence, 2) : "—";
+      // Cooldowns, locks and throttled requests are decided before any
+      // scoring: they have no score or confidence to show.
+      var scored = ["cooldown", "locked", "throttled"].indexOf(a.decision) < 0;
+      var score = scored && d.calibration ? fmtNum(d.calibration.normalized_score, 2) : "—";
+      var conf = scored && d.confidence != null ? fmtNum(d.confidence, 2) : "—";
       var userLink = h("a", { href: "#/learning?user=" + encodeURIComponent(a.user_id) }, [a.user_id]);
       tb.appendChild(h("tr", {}, [
         h("td", {}, [fmtTime(a.created_at)]),
