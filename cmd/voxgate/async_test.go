@@ -22,8 +22,10 @@ import (
 	"voxgate/webhook"
 )
 
-// startServerArgs runs `voxgate serve` with extra flags and returns its
-// base URL and the running command.
+// startServerArgs runs `voxgate serve` on a random port, in an empty
+// working folder (no ./models or ../shared/models: models are optional),
+// with extra flags, and returns its base URL, the running command and its
+// log lines.
 func startServerArgs(t *testing.T, data string, extra ...string) (string, *exec.Cmd, *syncLog) {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, extra...)

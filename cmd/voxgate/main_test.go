@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -48,43 +47,6 @@ func runCLI(t *testing.T, args ...string) []byte {
 	return out
 }
 
-// startServer runs `voxgate serve` on a random port and returns its base URL
-// and the running command.
-func startServer(t *testing.T, data string) (string, *exec.Cmd, *bytes.Buffer) {
-	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data", data)
-	cmd.Dir = t.TempDir() // no ./models or ../shared/models here: models optional
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := &bytes.Buffer{}
-	sc := bufio.NewScanner(stderr)
-	addr := make(chan string, 1)
-	go func() {
-		for sc.Scan() {
-			line := sc.Bytes()
-			logs.Write(append(append([]byte{}, line...), '\n'))
-			var m map[string]any
-			if json.Unmarshal(line, &m) == nil && m["msg"] == "voxgate listening" {
-				addr <- m["addr"].(string)
-			}
-		}
-		close(addr)
-	}()
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatalf("server exited before listening:\n%s", logs)
-		}
-		return "http://" + a, cmd, logs
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start in 30 s")
-	}
-	return "", nil, nil
-}
-
 func TestQuickStartAsANewUserWould(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	var created struct{ Key, Tenant, Scope, ID string }
@@ -97,7 +59,7 @@ func TestQuickStartAsANewUserWould(t *testing.T) {
 	if st, err := os.Stat(data); err != nil || st.Mode().Perm() != 0o700 {
 		t.Fatalf("data dir mode: %v %v", st.Mode(), err)
 	}
-	base, cmd, logs := startServer(t, data)
+	base, cmd, logs := startServerArgs(t, data)
 
 	// curl -H "x-api-key: $KEY" -d '{"user_id":"alice"}' .../create-profile
 	req, _ := http.NewRequest("POST", base+"/create-profile", strings.NewReader(`{"user_id":"alice"}`))
