@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"mime/multipart"
 	"net/http"
@@ -113,8 +114,14 @@ func (s *server) key(scope voxgate.Scope) string {
 // post sends JSON to voxgate with an API key and decodes the answer.
 func (s *server) post(path, key string, body any) (int, map[string]any) {
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", s.voxgate.URL+path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
+	return s.send(path, key, "application/json", bytes.NewReader(b))
+}
+
+// send POSTs body to voxgate with an API key and decodes the JSON answer.
+func (s *server) send(path, key, contentType string, body io.Reader) (int, map[string]any) {
+	s.t.Helper()
+	req, _ := http.NewRequest("POST", s.voxgate.URL+path, body)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("x-api-key", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -814,17 +821,7 @@ func (s *server) upload(path, key string, fields map[string]string, wav []byte) 
 	fw, _ := mw.CreateFormFile("audio", "voice.wav")
 	fw.Write(wav)
 	mw.Close()
-	req, _ := http.NewRequest("POST", s.voxgate.URL+path, &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("x-api-key", key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return s.send(path, key, mw.FormDataContentType(), &buf)
 }
 
 // TestConsolePagesInChromium signs in to the console, runs the try-it page
