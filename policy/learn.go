@@ -32,6 +32,16 @@ func (l Learning) MayLearn(d Decision, challenged bool) bool {
 	return !challenged || d.Signals.Phrase == High
 }
 
+// Bar is the voice score an accept that MayLearn allows must also reach to
+// adapt the template: halfway from the high tier (high) up to the user's
+// genuine level, the lowest score an enrollment sample reached against the
+// template of the others (0 when unknown). A template moves only for probes
+// that sound like the user did at enrollment, so an impostor accepted now
+// and then above the high tier cannot pull it towards their voice.
+func (l Learning) Bar(high, genuine float64) float64 {
+	return high + 0.5*max(0, genuine-high)
+}
+
 // Update returns the adapted template, unit length, or nil when the update
 // would drift further than allowed from enrolled. All vectors are L2-unit.
 func (l Learning) Update(current, enrolled, probe []float32) []float32 {

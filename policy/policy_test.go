@@ -201,3 +201,18 @@ func TestVoiceMarginFollowsTheModelsScale(t *testing.T) {
 		t.Fatalf("an accept below the strict threshold must be medium and must not learn: %+v", d)
 	}
 }
+
+func TestLearningBarSitsHalfwayToTheGenuineLevel(t *testing.T) {
+	l := DefaultLearning()
+	tests := []struct{ high, genuine, want float64 }{
+		{4, 10, 7}, // halfway from the high tier to the user's level
+		{4, 0, 4},  // unknown level (one enrollment sample): the high tier
+		{4, 3, 4},  // a level under the high tier never lowers the bar
+		{-1, 1, 0}, // any scale
+	}
+	for _, tt := range tests {
+		if got := l.Bar(tt.high, tt.genuine); got != tt.want {
+			t.Errorf("Bar(%v, %v) = %v, want %v", tt.high, tt.genuine, got, tt.want)
+		}
+	}
+}

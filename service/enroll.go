@@ -146,6 +146,10 @@ func (s *Service) rebuildTemplate(ctx context.Context, tenantID, userID string) 
 		return nil
 	}
 	t := s.engine.Speaker.Enroll(embs, weights)
+	level, err := s.genuineLevel(ctx, tenantID, userID, embs, weights)
+	if err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		vp, err := s.store.FindVoiceprint(ctx, tenantID, userID)
 		var rev int64
@@ -161,9 +165,7 @@ func (s *Service) rebuildTemplate(ctx context.Context, tenantID, userID string) 
 		}
 		tmpl.ModelVersion, tmpl.Current, tmpl.Enrolled = version, t.Vector, t.Vector
 		tmpl.Samples, tmpl.Speech, tmpl.Adaptations, tmpl.Previous = len(embs), speech, 0, nil
-		if tmpl.GenuineLevel, err = s.genuineLevel(ctx, tenantID, userID, embs, weights); err != nil {
-			return err
-		}
+		tmpl.GenuineLevel = level
 		blob, err := s.sealTemplate(tenantID, userID, tmpl)
 		if err != nil {
 			return err
@@ -201,14 +203,6 @@ func (s *Service) genuineLevel(ctx context.Context, tenantID, userID string, emb
 		return 0, nil
 	}
 	return round4(floor), nil
-}
-
-// learnBar is the voice score a strong accept needs to adapt the template:
-// the high tier, or halfway from it to the user's genuine level when that is
-// higher.
-func (s *Service) learnBar(t *template) float64 {
-	high := s.engine.Calibration.High
-	return max(high, high+0.5*(t.GenuineLevel-high))
 }
 
 func round2(x float64) float64 { return float64(int(x*100+0.5)) / 100 }

@@ -28,7 +28,7 @@ type template struct {
 	// GenuineLevel is the lowest score an enrollment sample reached against
 	// the template built from the others (0 with fewer than two samples):
 	// how this user scores against themselves. Adaptation needs a probe
-	// halfway from the high tier up to it (Service.learnBar), so that an
+	// halfway from the high tier up to it (policy.Learning.Bar), so that an
 	// impostor who is accepted now and then, above the high tier yet below
 	// the user's own level, cannot pull the template towards their voice.
 	GenuineLevel float64 `json:"genuine_level,omitempty"`

@@ -173,7 +173,7 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 			}
 			res.RetriesLeft = s.cfg.Limits.FreeFailures
 		}
-		if !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) && ev.Voice.Score >= s.learnBar(tmpl) {
+		if !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) && ev.Voice.Score >= s.cfg.Learning.Bar(ev.Voice.High, tmpl.GenuineLevel) {
 			learned, err := s.learn(ctx, a.TenantID, req.UserID, emb, ev.Voice.Score)
 			if err != nil {
 				return nil, err
