@@ -63,7 +63,7 @@ type Model struct {
 	net       *tdnn      // kind "tdnn"
 	minSpeech int        // fewer masked speech frames than this: use the energy detector, then all frames
 
-	cohort     []float32 // [K][Dim] normalised cohort embeddings
+	cohort     []float32 // [K][Dim] cohort embeddings, unit length up to F16 rounding
 	topK       int       // cohort scores kept for adaptive s-norm
 	calA, calB float64   // confidence = sigmoid(calA*normalized + calB)
 	nonQuant   []float64 // ascending normalised nontarget scores of the calibration trials
@@ -151,7 +151,7 @@ func parse(b []byte) (*Model, error) {
 	if m.calB, err = metaFloat("calibration_b"); err != nil {
 		return nil, err
 	}
-	if m.cohort, _, err = f.get("snorm.cohort", -1, Dim); err != nil {
+	if m.cohort, err = loadCohort(f); err != nil {
 		return nil, err
 	}
 	if m.topK <= 0 || m.topK > len(m.cohort)/Dim {
@@ -171,4 +171,26 @@ func parse(b []byte) (*Model, error) {
 	sort.Float64s(m.nonQuant)
 	m.pool.New = func() any { return new(work) }
 	return m, nil
+}
+
+// loadCohort reads the s-norm cohort, [K][d] with d <= Dim: a model may
+// leave out trailing embedding entries that it always sets to zero (and
+// store the rows as F16). The rows come back zero-padded to [K][Dim].
+func loadCohort(f *modelFile) ([]float32, error) {
+	c, shape, err := f.get("snorm.cohort", -1, -1)
+	if err != nil {
+		return nil, err
+	}
+	k, d := shape[0], shape[1]
+	if d < 1 || d > Dim {
+		return nil, fmt.Errorf("speaker: cohort rows of %d entries, want 1..%d", d, Dim)
+	}
+	if d == Dim {
+		return c, nil
+	}
+	out := make([]float32, k*Dim)
+	for i := 0; i < k; i++ {
+		copy(out[i*Dim:], c[i*d:(i+1)*d])
+	}
+	return out, nil
 }

@@ -69,8 +69,9 @@ def save_safetensors(path, tensors, meta):
     header = {'__metadata__': {k: str(v) for k, v in meta.items()}}
     off = 0; blobs = []
     for k, v in tensors.items():
-        a = np.ascontiguousarray(v, dtype='<f4'); b = a.tobytes()
-        header[k] = {'dtype': 'F32', 'shape': list(a.shape), 'data_offsets': [off, off + len(b)]}
+        f16 = getattr(v, 'dtype', None) == np.float16  # kept as F16; everything else F32
+        a = np.ascontiguousarray(v, dtype='<f2' if f16 else '<f4'); b = a.tobytes()
+        header[k] = {'dtype': 'F16' if f16 else 'F32', 'shape': list(a.shape), 'data_offsets': [off, off + len(b)]}
         off += len(b); blobs.append(b)
     h = json.dumps(header, separators=(',', ':')).encode(); h += b' ' * ((8 - len(h) % 8) % 8)
     with open(path, 'wb') as f:
