@@ -89,8 +89,14 @@ func (an *Analyzer) Analyze(ctx context.Context, data []byte) (*Analysis, error)
 }
 
 // Measure runs voice activity detection and the quality measures on a
-// decoded clip.
+// decoded clip. It removes the clip's DC offset in place first (after
+// measuring peak and clipping on the samples as recorded), so everything
+// downstream (VAD, SNR, embeddings, spoof and phrase checks) hears the
+// recording without it.
 func (an *Analyzer) Measure(clip *audio.Clip) *Analysis {
+	q := audio.Measure(clip.Samples, nil, frameLen)
+	audio.RemoveDC(clip.Samples)
+	q.RMSdBFS = audio.Measure(clip.Samples, nil, frameLen).RMSdBFS
 	segs, detector := energySegments(clip.Samples), "energy"
 	if an.VAD != nil {
 		silero := vad.Segments(an.VAD.Probs(clip.Samples), an.VADOptions)
@@ -102,7 +108,6 @@ func (an *Analyzer) Measure(clip *audio.Clip) *Analysis {
 			segs, detector = silero, "silero"
 		}
 	}
-	q := audio.Measure(clip.Samples, nil, frameLen)
 	q.SNRdB = estimateSNR(clip.Samples, segs)
 	return &Analysis{
 		Clip:          clip,

@@ -65,7 +65,7 @@ func TestGateCodes(t *testing.T) {
 	for _, v := range x {
 		power += float64(v) * float64(v)
 	}
-	sigma := 4 * math.Sqrt(power/float64(len(x))) // noise louder than the speech
+	sigma := 5 * math.Sqrt(power/float64(len(x))) // noise louder than the speech
 	noisy := make([]float32, len(x))
 	for i, v := range x {
 		noisy[i] = v + float32(r.NormFloat64()*sigma)

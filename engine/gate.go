@@ -22,12 +22,12 @@ type Gate struct {
 
 // Default gates, set from a scan of every dev-set recording
 // (VOXGATE_LONG=1 go test -run TestDevSetsPassTheGates ./engine): ravdess,
-// librispeech and tortoise pass whole; AudioMNIST-AZ is recorded over loud
-// fan noise (median SNR 3 dB) and must still verify, so the noise gate only
-// refuses audio whose noise is clearly louder than its speech (the
-// estimator reads short noisy clips low: -5 dB, not 0). Sub-0.3 s FSDD digits
-// are refused as too short. Borderline quality lowers the decision's
-// confidence instead.
+// librispeech, AudioMNIST-AZ's test strings and tortoise pass whole. The
+// noise gate only refuses audio whose noise is clearly louder than its
+// speech: a few FSDD telephone digits read -3 to -6 dB and still verify
+// (short clips read low, having little non-speech to measure). Sub-0.3 s
+// FSDD digits are refused as too short. Borderline quality lowers the
+// decision's confidence instead.
 var (
 	// EnrollGate guards enrollment samples: a bad voiceprint spoils every
 	// later verification, so it wants clearer audio.
