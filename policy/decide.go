@@ -52,6 +52,9 @@ type Voice struct {
 	// Confidence is the calibrated probability that the speaker is the
 	// enrolled one, 0..1.
 	Confidence float64
+	// Rival is how much better the voice matched another enrolled user than
+	// the claimed one (0: it did not); Score already carries the penalty.
+	Rival float64
 }
 
 // Phrase is the spoken-phrase evidence, when a phrase was asked for.
@@ -151,6 +154,9 @@ func Decide(e Evidence, c Config) Decision {
 	case v.Score < v.Threshold-margin/2:
 		d.Decision, d.Reason = Reject, ReasonVoiceMismatch
 		d.Insights = append(d.Insights, fmt.Sprintf("The voice does not match the enrolled voiceprint (score %.3f, threshold %.3f).", v.Score, v.Threshold))
+		if v.Rival > 0 {
+			d.Insights = append(d.Insights, "It matches another enrolled user's voiceprint better than this one's.")
+		}
 	case v.Score < v.Threshold+margin:
 		d.Decision, d.Reason = Retry, ReasonVoiceUncertain
 		if e.SNRdB < c.NoisySNR {

@@ -3,6 +3,8 @@ package policy
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,6 +50,21 @@ func TestDecideBranches(t *testing.T) {
 				t.Fatalf("confidence %v", d.Confidence)
 			}
 		})
+	}
+}
+
+func TestDecideSaysWhenAnotherUserMatchesBetter(t *testing.T) {
+	for _, rival := range []float64{0, 0.4} {
+		e := Evidence{
+			Voice:         Voice{Score: -1, Threshold: 0.5, High: 0.6, Confidence: 0.01, Rival: rival},
+			Liveness:      Liveness{SpoofChecked: true, SpoofThreshold: 0.5},
+			SpeechSeconds: 3, SNRdB: 30,
+		}
+		d := Decide(e, DefaultConfig())
+		said := slices.ContainsFunc(d.Insights, func(s string) bool { return strings.Contains(s, "another enrolled user") })
+		if d.Reason != ReasonVoiceMismatch || said != (rival > 0) {
+			t.Errorf("rival %v: reason %s, insights %q", rival, d.Reason, d.Insights)
+		}
 	}
 }
 

@@ -62,7 +62,7 @@ func (s *Service) cohort(ctx context.Context, tenantID string) (*speaker.Cohort,
 		owners = append(owners, smp.UserID)
 		embs = append(embs, v)
 	}
-	e = cohortEntry{built: now, version: version, cohort: speaker.NewCohort(owners, embs)}
+	e = cohortEntry{built: now, version: version, cohort: s.engine.Speaker.NewCohort(owners, embs)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {

@@ -220,7 +220,7 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 		return ev, nil, err
 	}
 	sc := s.engine.ScoreIn(tmpl.Current, emb, domain, req.UserID)
-	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: s.engine.Calibration.Threshold, High: s.engine.Calibration.High, Confidence: sc.Confidence}
+	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: s.engine.Calibration.Threshold, High: s.engine.Calibration.High, Confidence: sc.Confidence, Rival: sc.Rival}
 	res.Calibration = Calibration{RawScore: round4(sc.Raw), NormalizedScore: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence)}
 	res.Thresholds = Thresholds{Voice: round4(s.engine.Calibration.Threshold), VoiceHigh: round4(s.engine.Calibration.High),
 		TargetFAR: s.engine.Calibration.TargetFAR, Margin: round4(s.cfg.Decision.VoiceMargin * max(0, s.engine.Calibration.High-s.engine.Calibration.Threshold))}

@@ -71,6 +71,10 @@ type Score struct {
 	Normalized float64 // adaptive s-norm of Raw against the model's cohort (and the deployment's, see Cohort)
 	Confidence float64 // calibrated probability-like confidence that it is the same speaker, 0..1
 	Tier       string  // "high", "medium" or "low" at the default operating point
+	// Rival is how far the probe's best normalised score against another
+	// user of the deployment's cohort exceeded the claim's, before Normalized
+	// was lowered by RivalWeight times it; 0 when no other user scored higher.
+	Rival float64
 }
 
 // Tiers.
@@ -109,8 +113,9 @@ func (c Calibration) Score(m *Model, t, probe []float32) Score {
 }
 
 // ScoreIn is Score with the deployment's own cohort domain (nil: none)
-// joining the model's in the normalisation; claimed is the user whose
-// template t is, whose own vectors in domain are left out.
+// joining the model's in the normalisation and its other users checked as
+// rivals (see Cohort); claimed is the user whose template t is, whose own
+// vectors in domain are left out.
 func (c Calibration) ScoreIn(m *Model, t, probe []float32, domain *Cohort, claimed string) Score {
 	var s Score
 	if len(t) != Dim || len(probe) != Dim {
@@ -122,6 +127,10 @@ func (c Calibration) ScoreIn(m *Model, t, probe []float32, domain *Cohort, claim
 	mt, st := m.cohortStats(t, domain, claimed)
 	mp, sp := m.cohortStats(probe, domain, claimed)
 	s.Normalized = 0.5 * ((s.Raw-mt)/st + (s.Raw-mp)/sp)
+	if r := domain.rival(probe, claimed, mp, sp); r > s.Normalized {
+		s.Rival = r - s.Normalized
+		s.Normalized -= RivalWeight * s.Rival
+	}
 	s.Confidence = 1 / (1 + math.Exp(-(m.calA*s.Normalized + m.calB)))
 	switch {
 	case s.Normalized >= c.High:
@@ -175,6 +184,8 @@ func (m *Model) cohortStats(e []float32, domain *Cohort, exclude string) (mean, 
 	std = math.Sqrt(std/float64(len(top))) + 1e-6
 	return mean, std
 }
+
+var negInf = math.Inf(-1)
 
 func cosine(a, b []float32) float32 {
 	var ab, aa, bb float32

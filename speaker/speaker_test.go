@@ -353,10 +353,10 @@ func TestDomainCohortNormalisesAgainstTheDeployment(t *testing.T) {
 		lower  bool
 	}{
 		{"nil domain", nil, false},
-		{"empty domain", NewCohort(nil, nil), false},
-		{"claimed user's own samples", NewCohort(claimed, near), false},
-		{"wrong lengths skipped", NewCohort(others[:2], [][]float32{{1, 2}, make([]float32, Dim)}), false},
-		{"impostors near the probe", NewCohort(others, near), true},
+		{"empty domain", m.NewCohort(nil, nil), false},
+		{"claimed user's own samples", m.NewCohort(claimed, near), false},
+		{"wrong lengths skipped", m.NewCohort(others[:2], [][]float32{{1, 2}, make([]float32, Dim)}), false},
+		{"impostors near the probe", m.NewCohort(others, near), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -372,6 +372,85 @@ func TestDomainCohortNormalisesAgainstTheDeployment(t *testing.T) {
 			}
 			if got.Normalized != base.Normalized {
 				t.Fatalf("normalised %v, want %v as without a domain (cohort of %d)", got.Normalized, base.Normalized, tt.domain.Len())
+			}
+		})
+	}
+}
+
+// TestRivalLowersClaimsCloserToAnotherUser checks the rival rule: a probe
+// that matches another user of the deployment better than the claimed one
+// loses RivalWeight times the difference, and nothing else changes a score.
+func TestRivalLowersClaimsCloserToAnotherUser(t *testing.T) {
+	m := model(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	unit := func(base []float32, noise float32) []float32 {
+		v := make([]float32, Dim)
+		for i := range v {
+			v[i] = noise * float32(rng.NormFloat64())
+			if base != nil {
+				v[i] += base[i]
+			}
+		}
+		normalize(v)
+		return v
+	}
+	tmpl := unit(nil, 1)
+	probe := unit(tmpl, 0.15)
+	samples := func(owner string, base []float32, noise float32) ([]string, [][]float32) {
+		var o []string
+		var e [][]float32
+		for range 4 {
+			o = append(o, owner)
+			e = append(e, unit(base, noise))
+		}
+		return o, e
+	}
+	c := m.Calibrate(DefaultTargetFAR)
+	base := c.Score(m, tmpl, probe)
+	bobO, bobE := samples("bob", probe, 0.02) // bob sounds like the probe, more than alice does
+	farO, farE := samples("carol", nil, 1)    // carol sounds like no one here
+	aliceO, aliceE := samples("alice", probe, 0.02)
+	tests := []struct {
+		name   string
+		owners []string
+		embs   [][]float32
+		rival  bool
+	}{
+		{"a closer rival", bobO, bobE, true},
+		{"a distant user", farO, farE, false},
+		{"the claimed user is no rival", aliceO, aliceE, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			domain := m.NewCohort(tt.owners, tt.embs)
+			got := c.ScoreIn(m, tmpl, probe, domain, "alice")
+			if !tt.rival {
+				if got.Rival != 0 || got.Normalized != base.Normalized {
+					t.Fatalf("Rival %v, normalised %v: want 0 and %v as without the cohort", got.Rival, got.Normalized, base.Normalized)
+				}
+				return
+			}
+			if got.Rival <= 0 {
+				t.Fatalf("Rival = %v, want > 0 (bob matches the probe better)", got.Rival)
+			}
+			// By hand: the claim's s-norm score with bob's vectors in the
+			// cohort, and bob's as if he were claimed (his centroid as the
+			// template, the probe's statistics shared).
+			mt, st := m.cohortStats(tmpl, domain, "alice")
+			mp, sp := m.cohortStats(probe, domain, "alice")
+			claim := 0.5 * ((got.Raw-mt)/st + (got.Raw-mp)/sp)
+			centroid := m.Enroll(tt.embs, nil).Vector
+			mb, sb := m.cohortStats(centroid, domain, "bob")
+			rawBob := float64(cosine(centroid, probe))
+			bob := 0.5 * ((rawBob-mb)/sb + (rawBob-mp)/sp)
+			if math.Abs(got.Rival-(bob-claim)) > 1e-4 || math.Abs(got.Normalized-(claim-RivalWeight*(bob-claim))) > 1e-4 {
+				t.Fatalf("normalised %v, rival %v; by hand: claim %v, bob %v", got.Normalized, got.Rival, claim, bob)
+			}
+			if got.Normalized >= base.Normalized {
+				t.Fatalf("normalised %v, want below %v (without a cohort)", got.Normalized, base.Normalized)
+			}
+			if got.Confidence >= base.Confidence {
+				t.Fatalf("confidence %v, want below %v: it follows the lowered score", got.Confidence, base.Confidence)
 			}
 		})
 	}

@@ -74,21 +74,25 @@ iu=np.triu_indices(len(ce),1); lab=(cy[:,None]==cy[None,:])[iu]; same=(cg[:,None
 non=sc[~lab & (same if 'match' in MODE else True)]
 thr=np.quantile(non,.99); print('threshold',thr, 'nontargets',len(non))
 def E1(ap): x,m=load(ap); return embed(stats(frames(x,m)))
-TOPK2=int(os.environ.get('TOPK2','200'))
-for st in SETS:
-    en,tr=read_set(st); cache={}
-    def E(ap):
-        if ap not in cache: cache[ap]=E1(ap)
-        return cache[ap]
-    models={mm:np.mean([E(p) for p in ps],0) for mm,ps in en.items()}
-    samp={mm:np.array([E(p) for p in ps]) for mm,ps in en.items()}
-    tar=[];nn=[]
-    true={p:mm for mm,p,l in tr if l=='target'}
-    def ns(e,excl,excl2=None):
-        c=np.concatenate([coh]+[samp[k] for k in samp if k!=excl and k!=excl2]) if 'dom' in MODE else coh
-        s=np.sort(c@e)[::-1][:TOPK2]; return s.mean(),s.std()+1e-6
-    for mm,p,l in tr:
-        t=models[mm]/np.linalg.norm(models[mm]); b=E(p); s=t@b; x2=true.get(p) if 'outsider' in MODE else None; a1,b1=ns(t,mm,x2); a2,b2=ns(b,mm,x2)
-        (tar if l=='target' else nn).append(0.5*((s-a1)/b1+(s-a2)/b2))
-    tar=np.array(tar); nn=np.array(nn)
-    print('%s eer=%.3f far=%.3f frr=%.3f'%(st,eer(tar,nn),(nn>=thr).mean(),(tar<thr).mean()),flush=True)
+def main():
+    TOPK2=int(os.environ.get('TOPK2','200'))
+    for st in SETS:
+        en,tr=read_set(st); cache={}
+        def E(ap):
+            if ap not in cache: cache[ap]=E1(ap)
+            return cache[ap]
+        models={mm:np.mean([E(p) for p in ps],0) for mm,ps in en.items()}
+        samp={mm:np.array([E(p) for p in ps]) for mm,ps in en.items()}
+        tar=[];nn=[]
+        true={p:mm for mm,p,l in tr if l=='target'}
+        def ns(e,excl,excl2=None):
+            c=np.concatenate([coh]+[samp[k] for k in samp if k!=excl and k!=excl2]) if 'dom' in MODE else coh
+            s=np.sort(c@e)[::-1][:TOPK2]; return s.mean(),s.std()+1e-6
+        for mm,p,l in tr:
+            t=models[mm]/np.linalg.norm(models[mm]); b=E(p); s=t@b; x2=true.get(p) if 'outsider' in MODE else None; a1,b1=ns(t,mm,x2); a2,b2=ns(b,mm,x2)
+            (tar if l=='target' else nn).append(0.5*((s-a1)/b1+(s-a2)/b2))
+        tar=np.array(tar); nn=np.array(nn)
+        print('%s eer=%.3f far=%.3f frr=%.3f'%(st,eer(tar,nn),(nn>=thr).mean(),(tar<thr).mean()),flush=True)
+
+if __name__=='__main__':
+    main()
