@@ -2,7 +2,6 @@ package speaker
 
 import (
 	"math"
-	"sort"
 )
 
 // Template is an enrolled voiceprint.
@@ -162,18 +161,26 @@ func (m *Model) Threshold(targetFAR float64) float64 {
 // cosine scores of e against the model's cohort and domain's vectors not
 // owned by exclude (adaptive s-norm).
 func (m *Model) cohortStats(e []float32, domain *Cohort, exclude string) (mean, std float64) {
-	k := len(m.cohort) / Dim
+	var n float64
+	for _, v := range e {
+		n += float64(v) * float64(v)
+	}
+	if n == 0 {
+		return 0, 1e-6 // a zero vector scores 0 against everything
+	}
+	inv := float32(1 / math.Sqrt(n))
+	k, d := len(m.cohortInv), m.cohortDim
 	scores := make([]float64, 0, k+domain.Len())
 	for i := 0; i < k; i++ {
-		scores = append(scores, float64(cosine(e, m.cohort[i*Dim:(i+1)*Dim])))
+		scores = append(scores, float64(dot(e[:d], m.cohort[i*d:(i+1)*d])*inv*m.cohortInv[i]))
 	}
 	for i := 0; i < domain.Len(); i++ {
 		if domain.owners[i] != exclude {
-			scores = append(scores, float64(cosine(e, domain.vecs[i*Dim:(i+1)*Dim])))
+			// Domain vectors are unit length (NewCohort).
+			scores = append(scores, float64(dot(e, domain.vecs[i*Dim:(i+1)*Dim])*inv))
 		}
 	}
-	sort.Sort(sort.Reverse(sort.Float64Slice(scores)))
-	top := scores[:m.topK]
+	top := largest(scores, m.topK)
 	for _, v := range top {
 		mean += v
 	}
@@ -183,6 +190,67 @@ func (m *Model) cohortStats(e []float32, domain *Cohort, exclude string) (mean, 
 	}
 	std = math.Sqrt(std/float64(len(top))) + 1e-6
 	return mean, std
+}
+
+// largest moves the k largest of x (0 < k <= len(x)) to its end, in no
+// particular order, and returns them: quickselect, O(len(x)) on average
+// where sorting the whole cohort's scores was half of a claim's scoring.
+func largest(x []float64, k int) []float64 {
+	lo, hi, want := 0, len(x)-1, len(x)-k // x[want:] must end up the k largest
+	for lo < hi {
+		// Median of three as the pivot, then Hoare partition.
+		mid := lo + (hi-lo)/2
+		if x[mid] < x[lo] {
+			x[mid], x[lo] = x[lo], x[mid]
+		}
+		if x[hi] < x[lo] {
+			x[hi], x[lo] = x[lo], x[hi]
+		}
+		if x[hi] < x[mid] {
+			x[hi], x[mid] = x[mid], x[hi]
+		}
+		p := x[mid]
+		i, j := lo, hi
+		for i <= j {
+			for x[i] < p {
+				i++
+			}
+			for x[j] > p {
+				j--
+			}
+			if i <= j {
+				x[i], x[j] = x[j], x[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case want <= j:
+			hi = j
+		case want >= i:
+			lo = i
+		default:
+			return x[want:]
+		}
+	}
+	return x[want:]
+}
+
+// dot returns the dot product of a and b[:len(a)].
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 var negInf = math.Inf(-1)

@@ -35,6 +35,7 @@ package speaker
 import (
 	_ "embed"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -63,7 +64,9 @@ type Model struct {
 	net       *tdnn      // kind "tdnn"
 	minSpeech int        // fewer masked speech frames than this: use the energy detector, then all frames
 
-	cohort     []float32 // [K][Dim] cohort embeddings, unit length up to F16 rounding
+	cohort     []float32 // [K][cohortDim] cohort embeddings, the leading entries of each (the rest are zero)
+	cohortDim  int       // entries kept per cohort row, 1..Dim
+	cohortInv  []float32 // [K] 1/|row|: rows are unit length only up to F16 rounding
 	topK       int       // cohort scores kept for adaptive s-norm
 	calA, calB float64   // confidence = sigmoid(calA*normalized + calB)
 	nonQuant   []float64 // ascending normalised nontarget scores of the calibration trials
@@ -151,11 +154,11 @@ func parse(b []byte) (*Model, error) {
 	if m.calB, err = metaFloat("calibration_b"); err != nil {
 		return nil, err
 	}
-	if m.cohort, err = loadCohort(f); err != nil {
+	if m.cohort, m.cohortDim, m.cohortInv, err = loadCohort(f); err != nil {
 		return nil, err
 	}
-	if m.topK <= 0 || m.topK > len(m.cohort)/Dim {
-		return nil, fmt.Errorf("speaker: s-norm top-k %d outside cohort of %d", m.topK, len(m.cohort)/Dim)
+	if m.topK <= 0 || m.topK > len(m.cohortInv) {
+		return nil, fmt.Errorf("speaker: s-norm top-k %d outside cohort of %d", m.topK, len(m.cohortInv))
 	}
 	q, _, err := f.get("calibration.nontarget_scores", -1)
 	if err != nil {
@@ -175,22 +178,26 @@ func parse(b []byte) (*Model, error) {
 
 // loadCohort reads the s-norm cohort, [K][d] with d <= Dim: a model may
 // leave out trailing embedding entries that it always sets to zero (and
-// store the rows as F16). The rows come back zero-padded to [K][Dim].
-func loadCohort(f *modelFile) ([]float32, error) {
+// store the rows as F16). The rows stay [K][d], since a row's zeros add
+// nothing to a dot product, with the inverse of each row's norm.
+func loadCohort(f *modelFile) (rows []float32, d int, inv []float32, err error) {
 	c, shape, err := f.get("snorm.cohort", -1, -1)
 	if err != nil {
-		return nil, err
+		return nil, 0, nil, err
 	}
 	k, d := shape[0], shape[1]
 	if d < 1 || d > Dim {
-		return nil, fmt.Errorf("speaker: cohort rows of %d entries, want 1..%d", d, Dim)
+		return nil, 0, nil, fmt.Errorf("speaker: cohort rows of %d entries, want 1..%d", d, Dim)
 	}
-	if d == Dim {
-		return c, nil
+	inv = make([]float32, k)
+	for i := range inv {
+		var n float64
+		for _, v := range c[i*d : (i+1)*d] {
+			n += float64(v) * float64(v)
+		}
+		if n > 0 {
+			inv[i] = float32(1 / math.Sqrt(n))
+		}
 	}
-	out := make([]float32, k*Dim)
-	for i := 0; i < k; i++ {
-		copy(out[i*Dim:], c[i*d:(i+1)*d])
-	}
-	return out, nil
+	return c, d, inv, nil
 }

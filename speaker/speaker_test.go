@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -453,5 +454,66 @@ func TestRivalLowersClaimsCloserToAnotherUser(t *testing.T) {
 				t.Fatalf("confidence %v, want below %v: it follows the lowered score", got.Confidence, base.Confidence)
 			}
 		})
+	}
+}
+
+// benchCohort is a full tenant cohort: 256 samples of 64 users.
+func benchCohort(b *testing.B) (*Model, []string, [][]float32) {
+	m := model(b)
+	rng := rand.New(rand.NewPCG(5, 6))
+	var owners []string
+	var embs [][]float32
+	for i := range 256 {
+		v := make([]float32, Dim)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		owners = append(owners, "user"+strconv.Itoa(i%64))
+		embs = append(embs, v)
+	}
+	return m, owners, embs
+}
+
+// BenchmarkNewCohort is the cost of building a tenant's cohort (once a
+// minute per tenant and node): one s-norm per user for the rival rule.
+func BenchmarkNewCohort(b *testing.B) {
+	m, owners, embs := benchCohort(b)
+	b.ResetTimer()
+	for range b.N {
+		m.NewCohort(owners, embs)
+	}
+}
+
+// BenchmarkScoreIn is one verification's scoring against a full tenant
+// cohort: two s-norms and the rival check.
+func BenchmarkScoreIn(b *testing.B) {
+	m, owners, embs := benchCohort(b)
+	c := m.NewCohort(owners, embs)
+	cal := m.Calibrate(DefaultTargetFAR)
+	b.ResetTimer()
+	for range b.N {
+		cal.ScoreIn(m, embs[0], embs[1], c, "user0")
+	}
+}
+
+func TestLargestMatchesSorting(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, tc := range []struct{ n, k int }{{1, 1}, {5, 5}, {10, 3}, {4702, 200}, {300, 299}} {
+		for _, ties := range []bool{false, true} {
+			x := make([]float64, tc.n)
+			for i := range x {
+				x[i] = rng.NormFloat64()
+				if ties {
+					x[i] = float64(rng.IntN(4))
+				}
+			}
+			want := slices.Clone(x)
+			slices.Sort(want)
+			got := slices.Clone(largest(x, tc.k))
+			slices.Sort(got)
+			if !slices.Equal(got, want[tc.n-tc.k:]) {
+				t.Errorf("n=%d k=%d ties=%v: largest = %v, want %v", tc.n, tc.k, ties, got, want[tc.n-tc.k:])
+			}
+		}
 	}
 }
