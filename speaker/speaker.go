@@ -12,10 +12,16 @@
 //	-> speech frames (caller's mask, else the energy detector, else all)
 //	-> MFCC c0..c29 + deltas -> per-dimension mean and standard deviation
 //	-> LDA projection (trained on train-pool, clean and narrowband copies)
-//	-> L2 norm -> minus the mean training embedding -> L2 norm.
+//	-> L2 norm -> minus the mean training embedding -> L2 norm,
 //
-// The LDA has at most 120 informative dimensions; the remaining entries of
-// the 256-dim embedding are zero. Kind "tdnn" is a compact neural x-vector
+// and, in v3 models, beside it an untrained high-band part: c1..c9 of the
+// mel bands centred at and above 1 kHz, each frame's spectral tilt removed,
+// averaged over the speech frames and standardised. The parts are weighted
+// so that a cosine is w times the LDA part's plus 1-w times the high band's
+// (w = 0.65): emotion and vocal effort move the low bands and the tilt
+// most, a speaker's upper formants least. The LDA has at most 120
+// informative dimensions, the high band 9; the remaining entries of the
+// 256-dim embedding are zero. Kind "tdnn" is a compact neural x-vector
 // network (train/speaker/train_nn.py) that replaces the statistics and LDA
 // with five dilated 1-D convolutions over mean-normalised log-mel frames,
 // mean/std pooling and a linear layer; it is supported and parity-tested but

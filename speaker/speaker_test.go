@@ -371,7 +371,7 @@ func TestDomainCohortNormalisesAgainstTheDeployment(t *testing.T) {
 				}
 				return
 			}
-			if got.Normalized != base.Normalized {
+			if math.Abs(got.Normalized-base.Normalized) > 1e-9 {
 				t.Fatalf("normalised %v, want %v as without a domain (cohort of %d)", got.Normalized, base.Normalized, tt.domain.Len())
 			}
 		})
@@ -426,7 +426,7 @@ func TestRivalLowersClaimsCloserToAnotherUser(t *testing.T) {
 			domain := m.NewCohort(tt.owners, tt.embs)
 			got := c.ScoreIn(m, tmpl, probe, domain, "alice")
 			if !tt.rival {
-				if got.Rival != 0 || got.Normalized != base.Normalized {
+				if got.Rival != 0 || math.Abs(got.Normalized-base.Normalized) > 1e-9 {
 					t.Fatalf("Rival %v, normalised %v: want 0 and %v as without the cohort", got.Rival, got.Normalized, base.Normalized)
 				}
 				return

@@ -1,7 +1,9 @@
 package speaker
 
 import (
+	"fmt"
 	"math"
+	"strconv"
 
 	"voxgate/features"
 	"voxgate/tensor"
@@ -18,6 +20,25 @@ type mfccStats struct {
 	mean    []float32 // [4*nceps-1] training mean of the statistics
 	proj    []float32 // [4*nceps-1][Dim] LDA projection
 	embMean []float32 // [Dim] mean training embedding
+	hb      *highBand // the second, untrained part (v3 models); nil: none
+}
+
+// highBand is the second part of a v3 embedding: the cepstral shape of the
+// mel bands from first on (centred at or above 1 kHz), each frame's
+// spectral tilt removed, c1..c(nceps-1) averaged over the speech frames and
+// standardised. Emotion and vocal effort move the low bands and the tilt
+// most and a speaker's upper formants least: on RAVDESS this part alone is
+// better than the trained one (train/speaker/RESULTS.md).
+type highBand struct {
+	first  int       // first mel band
+	nceps  int       // cepstra computed, c0 dropped
+	offset int       // embedding entry of c1: the LDA part's entries end here
+	wLDA   float32   // sqrt(w): the LDA part's scale
+	wHB    float32   // sqrt(1-w): this part's scale
+	dct    []float32 // [nceps][nb] orthonormal DCT-II over the nb = nmels-first bands
+	tilt   []float32 // [nb] centred ramp, unit length
+	mean   []float32 // [nceps-1] training mean
+	std    []float32 // [nceps-1] training standard deviation
 }
 
 func loadStats(f *modelFile, nmels, nceps int) (*mfccStats, error) {
@@ -32,12 +53,112 @@ func loadStats(f *modelFile, nmels, nceps int) (*mfccStats, error) {
 	if s.embMean, _, err = f.get("emb.mean", Dim); err != nil {
 		return nil, err
 	}
+	if s.hb, err = loadHighBand(f, nmels); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// loadHighBand reads the high-band part's parameters, nil when the model
+// has none (metadata hb_num_ceps absent or 0).
+func loadHighBand(f *modelFile, nmels int) (*highBand, error) {
+	if n, ok := f.meta["hb_num_ceps"]; !ok || n == "0" {
+		return nil, nil
+	}
+	var h highBand
+	for _, kv := range []struct {
+		key string
+		dst *int
+	}{{"hb_num_ceps", &h.nceps}, {"hb_first_band", &h.first}, {"hb_offset", &h.offset}} {
+		v, err := strconv.Atoi(f.meta[kv.key])
+		if err != nil {
+			return nil, fmt.Errorf("speaker: metadata %s=%q: %v", kv.key, f.meta[kv.key], err)
+		}
+		*kv.dst = v
+	}
+	w, err := strconv.ParseFloat(f.meta["hb_weight"], 64)
+	if err != nil || w <= 0 || w >= 1 {
+		return nil, fmt.Errorf("speaker: metadata hb_weight=%q: want 0 < w < 1", f.meta["hb_weight"])
+	}
+	nb := nmels - h.first
+	if h.first < 0 || nb < 2 || h.nceps < 2 || h.nceps > nb || h.offset < 0 || h.offset+h.nceps-1 > Dim {
+		return nil, fmt.Errorf("speaker: high-band part (first band %d, %d cepstra at %d) does not fit", h.first, h.nceps, h.offset)
+	}
+	h.wLDA, h.wHB = float32(math.Sqrt(w)), float32(math.Sqrt(1-w))
+	h.dct = features.DCTMatrix(nb, h.nceps)
+	h.tilt = make([]float32, nb)
+	var n float64
+	for i := range h.tilt {
+		r := float64(i) - float64(nb-1)/2
+		h.tilt[i] = float32(r)
+		n += r * r
+	}
+	for i := range h.tilt {
+		h.tilt[i] /= float32(math.Sqrt(n))
+	}
+	if h.mean, _, err = f.get("hb.mean", h.nceps-1); err != nil {
+		return nil, err
+	}
+	if h.std, _, err = f.get("hb.std", h.nceps-1); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// embed writes this part into out, whose LDA part is unit length and ends
+// at h.offset, and weighs the two: out stays unit length. logmel is
+// [frames][nmels]; use selects frames (nil: all).
+func (h *highBand) embed(w *statsWork, out, logmel []float32, nmels int, use []bool) {
+	nb := nmels - h.first
+	nc := h.nceps
+	w.band = grow(w.band, nb)
+	var sum [64]float64 // c1..c(nc-1)
+	n := 0
+	for t := 0; t < len(logmel)/nmels; t++ {
+		if use != nil && !use[t] {
+			continue
+		}
+		n++
+		y := w.band
+		copy(y, logmel[t*nmels+h.first:(t+1)*nmels])
+		var p float64
+		for i, v := range y {
+			p += float64(v) * float64(h.tilt[i])
+		}
+		for i := range y {
+			y[i] -= float32(p) * h.tilt[i]
+		}
+		for k := 1; k < nc; k++ {
+			var c float64
+			for i, v := range y {
+				c += float64(h.dct[k*nb+i]) * float64(v)
+			}
+			sum[k-1] += c
+		}
+	}
+	for i := range out {
+		out[i] *= h.wLDA
+	}
+	g := out[h.offset : h.offset+nc-1]
+	var norm float64
+	for k := range g {
+		v := (sum[k]/float64(max(n, 1)) - float64(h.mean[k])) / float64(h.std[k])
+		g[k] = float32(v)
+		norm += v * v
+	}
+	if norm == 0 {
+		return
+	}
+	scale := float64(h.wHB) / math.Sqrt(norm)
+	for k := range g {
+		g[k] = float32(float64(g[k]) * scale)
+	}
 }
 
 // statsWork holds the per-call buffers.
 type statsWork struct {
 	ceps []float32
+	band []float32 // [nb] one frame's high bands
 }
 
 // embed writes the normalised embedding of logmel ([frames][nmels]) into out
@@ -83,6 +204,10 @@ func (s *mfccStats) embed(w *statsWork, out, logmel []float32, nmels int, use []
 	normalize(out)
 	for i := range out {
 		out[i] -= s.embMean[i]
+	}
+	if s.hb != nil {
+		normalize(out)
+		s.hb.embed(w, out, logmel, nmels, use)
 	}
 }
 

@@ -9,7 +9,13 @@ regression deltas (+-2 frames, edge padded, computed before frame
 selection) -> per-dimension mean (except c0's, which only tracks the recording
 level) and population standard deviation (119 values) -> minus the training mean -> LDA to 256 dims (trained on 1-4 s
 crops and whole recordings of the clean and narrowband variants) -> L2 norm
--> minus the mean training embedding -> L2 norm.
+-> minus the mean training embedding -> L2 norm. v3 appends a second,
+untrained part (`--hb-weight`): the cepstral shape of the bands at and above
+1 kHz, each frame's spectral tilt removed, c1..c9 averaged over the speech
+frames, standardised on the training recordings, L2 norm; the two parts are
+weighted sqrt(w) and sqrt(1-w), so a cosine is w times the first part's plus
+1-w times the second's. Emotion and vocal effort move the low bands and the
+tilt most, a speaker's upper formants least (RESULTS.md, third round).
 
 Every 8th speaker (sorted by name) is held out of LDA training and used for
 calibration trials. The s-norm cohort holds the other speakers' whole
@@ -27,6 +33,7 @@ import numpy as np, scipy.linalg as sl
 from train_nn import save_safetensors, NMELS
 
 NCEPS, LDA, MIN_SPEECH, TOPK = 30, 256, 10, 200
+HB_LOW_HZ, HB_NCEPS = 1000, 10  # the high-band part: bands centred at or above 1 kHz, c1..c9
 VARIANTS = ('-clean.bin', '-nb.bin')  # clean and narrowband (telephone) copies
 
 def dctm(n, k):
@@ -48,6 +55,24 @@ def frames(logmel, mask):
 def stats(f):
     # mean of c0 (the recording level) is left out: the statistics are gain invariant
     return np.concatenate([f.mean(0)[1:], f.std(0)])
+
+_melf = lambda f: 2595 * np.log10(1 + f / 700)
+_centres = (lambda m: 700 * (10 ** (m / 2595) - 1))(np.linspace(_melf(20), _melf(7600), NMELS + 2))[1:-1]
+HB_FIRST = int(np.argmax(_centres >= HB_LOW_HZ))  # first band of the high-band part
+_nhb = NMELS - HB_FIRST
+HB_DCT = dctm(_nhb, HB_NCEPS).astype(np.float64)
+_ramp = np.arange(_nhb) - (_nhb - 1) / 2; HB_TILT = _ramp / np.linalg.norm(_ramp)
+
+def hb_stats(logmel, mask):
+    """Mean over the speech frames of c1..c9 of the high bands, each frame's
+    tilt (its projection on a centred ramp across the bands) removed."""
+    if mask.sum() < MIN_SPEECH: mask = np.ones(len(mask), bool)
+    y = logmel[mask][:, HB_FIRST:].astype(np.float64)
+    y = y - np.outer(y @ HB_TILT, HB_TILT)
+    return (y @ HB_DCT.T)[:, 1:].mean(0)
+
+def feats(logmel, mask):
+    return stats(frames(logmel, mask)), hb_stats(logmel, mask)
 
 # noise shapes over the 64 mel bands (relative band power): white, pink-ish
 # (falling 1/f), and low-frequency hum/fan
@@ -75,14 +100,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--feats', required=True); ap.add_argument('--list', required=True)
     ap.add_argument('--out', required=True); ap.add_argument('--parity', required=True)
-    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-lda-v2')
+    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-hb-v3')
+    ap.add_argument('--hb-weight', type=float, default=0.65, help='weight w of the LDA part (1: no high-band part)')
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     rows = [l.rstrip('\n').split('\t') for l in open(a.list)]
     if a.cc_by_only: rows = [r for r in rows if r[2] == 'CC-BY-4.0']
     allspk = sorted({r[0] for r in rows}); held = set(allspk[7::8])
     spk = [s for s in allspk if s not in held]; sid = {s: i for i, s in enumerate(spk)}
-    X, Y, full, crops, cal, caly, calc = [], [], [], [], [], [], []
+    X, Y, full, hbfull, crops, cal, caly, calc = [], [], [], [], [], [], [], []
     for r in rows:
         if not r[3].endswith(VARIANTS): continue
         lm, mask = loadf(os.path.join(a.feats, r[3]))
@@ -94,16 +120,16 @@ def main():
                     x, m = lm[st:st + L], mask[st:st + L]
                     if k >= 3:  # one noise per condition, shared by every speaker
                         x = add_noise(x, m, np.random.default_rng(1000 + k))
-                    cal.append(stats(frames(x, m))); caly.append(r[0]); calc.append(r[3].split('-')[1] + str(k))
+                    cal.append(feats(x, m)); caly.append(r[0]); calc.append(r[3].split('-')[1] + str(k))
             continue
         for st in range(0, max(1, n - 150), 100):
             X.append(stats(f[st:st + int(rng.integers(100, 400))])); Y.append(sid[r[0]])
-        full.append(len(X)); X.append(stats(f)); Y.append(sid[r[0]])
+        full.append(len(X)); X.append(stats(f)); Y.append(sid[r[0]]); hbfull.append(hb_stats(lm, mask))
         for k in range(2):  # short cohort crops, the second noisy
             L = int(rng.integers(80, 300)); st = int(rng.integers(0, max(1, len(lm) - L)))
             x, m = lm[st:st + L], mask[st:st + L]
             if k == 1: x = add_noise(x, m, rng)
-            crops.append(stats(frames(x, m)))
+            crops.append(feats(x, m))
     X = np.array(X); Y = np.array(Y)
     print('training vectors', X.shape, 'speakers', len(spk), 'held out', len(held))
     mu = X.mean(0); Xc = X - mu
@@ -123,18 +149,28 @@ def main():
     def project(s):
         e = (s - mu) @ W; return e / np.linalg.norm(e, axis=-1, keepdims=True)
     em = project(X).mean(0)
-    def embed(s):
-        e = project(s) - em; return e / np.linalg.norm(e, axis=-1, keepdims=True)
+    hbfull = np.array(hbfull); hbm, hbs = hbfull.mean(0), hbfull.std(0) + 1e-6
+    w = a.hb_weight; nhb = HB_NCEPS - 1 if w < 1 else 0
+    if informative + nhb > LDA: raise SystemExit('no room for the high-band part')
+    def embed(s, h=None):
+        e = project(s) - em; e /= np.linalg.norm(e, axis=-1, keepdims=True)
+        if not nhb: return e
+        g = (np.asarray(h) - hbm) / hbs; g /= np.linalg.norm(g, axis=-1, keepdims=True)
+        e = np.sqrt(w) * e; e[..., informative:informative + nhb] = np.sqrt(1 - w) * g
+        return e
+    def embedf(pairs):  # [(stats, hb)] -> embeddings
+        return embed(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
     # Shipped as float16 without the always-zero columns (4,446 x 119: 1 MB
     # instead of 4.5 MB); everything below scores against exactly what the Go
     # side loads: the rounded rows, zero-padded and renormalised.
-    cohort16 = np.concatenate([embed(X[full]), embed(np.array(crops))])[:, :informative].astype(np.float16)
-    cohort = np.zeros((len(cohort16), LDA)); cohort[:, :informative] = cohort16
+    used = informative + nhb
+    cohort16 = np.concatenate([embed(X[full], hbfull), embedf(crops)])[:, :used].astype(np.float16)
+    cohort = np.zeros((len(cohort16), LDA)); cohort[:, :used] = cohort16
     cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)
     topk = min(TOPK, len(cohort) // 2)
     def snstats(e):
         s = np.sort(e @ cohort.T, axis=-1)[..., ::-1][..., :topk]; return s.mean(-1), s.std(-1) + 1e-6
-    ce = embed(np.array(cal)); cy = np.array(caly); cc = np.array(calc)
+    ce = embedf(cal); cy = np.array(caly); cc = np.array(calc)
     m_, s_ = snstats(ce); raw = ce @ ce.T
     norm = 0.5 * ((raw - m_[:, None]) / s_[:, None] + (raw - m_[None, :]) / s_[None, :])
     iu = np.triu_indices(len(ce), 1); lab = (cy[:, None] == cy[None, :])[iu]; sc = norm[iu]
@@ -156,16 +192,19 @@ def main():
     meta = dict(model_version=a.version, kind='mfccstats', num_mels=NMELS, num_ceps=NCEPS,
                 min_speech_frames=MIN_SPEECH, snorm_top_k=topk, calibration_a=repr(float(th[0])),
                 calibration_b=repr(float(th[1])), speakers=len(spk), calibration_speakers=len(held), cohort_size=len(cohort),
+                hb_first_band=HB_FIRST, hb_num_ceps=HB_NCEPS if nhb else 0, hb_offset=informative, hb_weight=repr(float(w)),
                 licence='CC-BY-4.0' if a.cc_by_only else 'CC-BY-NC-SA-2.0 (Speech Accent Archive) + CC-BY-4.0 (LibriSpeech): non-commercial use only')
-    save_safetensors(a.out, {'stats.mean': mu, 'stats.projection': W, 'emb.mean': em,
-                             'snorm.cohort': cohort16, 'calibration.nontarget_scores': np.quantile(non, np.linspace(0, 1, 4001))}, meta)
+    tensors = {'stats.mean': mu, 'stats.projection': W, 'emb.mean': em,
+               'snorm.cohort': cohort16, 'calibration.nontarget_scores': np.quantile(non, np.linspace(0, 1, 4001))}
+    if nhb: tensors.update({'hb.mean': hbm, 'hb.std': hbs})
+    save_safetensors(a.out, tensors, meta)
     print('wrote', a.out, os.path.getsize(a.out))
     prng = np.random.default_rng(1); cases = []
     for T, frac in ((150, 1.0), (220, 0.6), (40, 0.1)):
         lm = np.round(prng.normal(0, 1.5, (T, NMELS)) - 6 + np.linspace(2, -3, NMELS), 4).astype(np.float32)
         mask = prng.random(T) < frac
         cases.append({'frames': T, 'logmel': [round(float(v), 4) for v in lm.ravel()], 'mask': mask.astype(int).tolist(),
-                      'embedding': embed(stats(frames(lm, mask))).tolist()})
+                      'embedding': embedf([feats(lm, mask)])[0].tolist()})
     e0, e1 = np.array(cases[0]['embedding']), np.array(cases[1]['embedding'])
     raw = float(e0 @ e1); m0, s0 = snstats(e0); m1, s1 = snstats(e1)
     json.dump({'model_version': a.version, 'cases': cases,
@@ -175,7 +214,7 @@ def main():
     if os.environ.get('SPK_EVAL'):
         import sys; sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'research'))
         import common
-        e1f = lambda ap: embed(stats(frames(*common.load(ap))))
+        e1f = lambda ap: embedf([feats(*common.load(ap))])[0]
         def sn(t, p):
             t = t / np.linalg.norm(t); s = float(t @ p); a1, b1 = snstats(t); a2, b2 = snstats(p)
             return 0.5 * ((s - a1) / b1 + (s - a2) / b2)
