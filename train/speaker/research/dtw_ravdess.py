@@ -4,7 +4,7 @@ import sys, os, ctypes, numpy as np
 sys.path.insert(0,'/work/main/train/speaker/research')
 from exp_base import *
 from exp_sysx import FE
-lib=ctypes.CDLL('os.path.join(os.path.dirname(os.path.abspath(__file__)), 'libdtw.so')'); lib.dtw.restype=ctypes.c_double
+lib=ctypes.CDLL(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'libdtw.so')); lib.dtw.restype=ctypes.c_double
 P=ctypes.POINTER(ctypes.c_double)
 def dtw(a,b):
     d=((a[:,None,:]-b[None,:,:])**2).sum(-1); d=np.sqrt(d); d=np.ascontiguousarray(d,dtype=np.float64)
