@@ -14,12 +14,12 @@
 //	-> LDA projection (trained on train-pool, clean and narrowband copies)
 //	-> L2 norm -> minus the mean training embedding -> L2 norm,
 //
-// and, in v3 models, beside it an untrained high-band part: c1..c9 of the
-// mel bands centred at and above 1 kHz, each frame's spectral tilt removed,
+// and, in v4 models, beside it an untrained high-band part: c1..c9 of the
+// mel bands centred in 1-3.4 kHz, each frame's spectral tilt removed,
 // averaged over the speech frames and standardised. The parts are weighted
 // so that a cosine is w times the LDA part's plus 1-w times the high band's
-// (w = 0.65): emotion and vocal effort move the low bands and the tilt
-// most, a speaker's upper formants least. The LDA has at most 120
+// (w = 0.8): emotion and vocal effort move the low bands and the tilt
+// most, a speaker's formants above 1 kHz least. The LDA has at most 120
 // informative dimensions, the high band 9; the remaining entries of the
 // 256-dim embedding are zero. Kind "tdnn" is a compact neural x-vector
 // network (train/speaker/train_nn.py) that replaces the statistics and LDA

@@ -23,19 +23,22 @@ type mfccStats struct {
 	hb      *highBand // the second, untrained part (v3 models); nil: none
 }
 
-// highBand is the second part of a v3 embedding: the cepstral shape of the
-// mel bands from first on (centred at or above 1 kHz), each frame's
-// spectral tilt removed, c1..c(nceps-1) averaged over the speech frames and
-// standardised. Emotion and vocal effort move the low bands and the tilt
-// most and a speaker's upper formants least: on RAVDESS this part alone is
-// better than the trained one (train/speaker/RESULTS.md).
+// highBand is the second part of a v4 embedding: the cepstral shape of nb
+// mel bands from first on (centred in 1-3.4 kHz), each frame's spectral tilt
+// removed, c1..c(nceps-1) averaged over the speech frames and standardised.
+// Emotion and vocal effort move the low bands and the tilt most and a
+// speaker's formants above 1 kHz least: on RAVDESS this part alone is better
+// than the trained one. It stops at 3.4 kHz, where telephone and 8 kHz audio
+// end: bands beyond hold only the channel's edge or resampling artefacts,
+// alike for every speaker of that channel (train/speaker/RESULTS.md).
 type highBand struct {
 	first  int       // first mel band
+	nb     int       // bands used
 	nceps  int       // cepstra computed, c0 dropped
 	offset int       // embedding entry of c1: the LDA part's entries end here
 	wLDA   float32   // sqrt(w): the LDA part's scale
 	wHB    float32   // sqrt(1-w): this part's scale
-	dct    []float32 // [nceps][nb] orthonormal DCT-II over the nb = nmels-first bands
+	dct    []float32 // [nceps][nb] orthonormal DCT-II over the bands
 	tilt   []float32 // [nb] centred ramp, unit length
 	mean   []float32 // [nceps-1] training mean
 	std    []float32 // [nceps-1] training standard deviation
@@ -69,7 +72,7 @@ func loadHighBand(f *modelFile, nmels int) (*highBand, error) {
 	for _, kv := range []struct {
 		key string
 		dst *int
-	}{{"hb_num_ceps", &h.nceps}, {"hb_first_band", &h.first}, {"hb_offset", &h.offset}} {
+	}{{"hb_num_ceps", &h.nceps}, {"hb_first_band", &h.first}, {"hb_bands", &h.nb}, {"hb_offset", &h.offset}} {
 		v, err := strconv.Atoi(f.meta[kv.key])
 		if err != nil {
 			return nil, fmt.Errorf("speaker: metadata %s=%q: %v", kv.key, f.meta[kv.key], err)
@@ -80,8 +83,8 @@ func loadHighBand(f *modelFile, nmels int) (*highBand, error) {
 	if err != nil || w <= 0 || w >= 1 {
 		return nil, fmt.Errorf("speaker: metadata hb_weight=%q: want 0 < w < 1", f.meta["hb_weight"])
 	}
-	nb := nmels - h.first
-	if h.first < 0 || nb < 2 || h.nceps < 2 || h.nceps > nb || h.offset < 0 || h.offset+h.nceps-1 > Dim {
+	nb := h.nb
+	if h.first < 0 || nb < 2 || h.first+nb > nmels || h.nceps < 2 || h.nceps > nb || h.offset < 0 || h.offset+h.nceps-1 > Dim {
 		return nil, fmt.Errorf("speaker: high-band part (first band %d, %d cepstra at %d) does not fit", h.first, h.nceps, h.offset)
 	}
 	h.wLDA, h.wHB = float32(math.Sqrt(w)), float32(math.Sqrt(1-w))
@@ -109,7 +112,7 @@ func loadHighBand(f *modelFile, nmels int) (*highBand, error) {
 // at h.offset, and weighs the two: out stays unit length. logmel is
 // [frames][nmels]; use selects frames (nil: all).
 func (h *highBand) embed(w *statsWork, out, logmel []float32, nmels int, use []bool) {
-	nb := nmels - h.first
+	nb := h.nb
 	nc := h.nceps
 	w.band = grow(w.band, nb)
 	var sum [64]float64 // c1..c(nc-1)
@@ -120,7 +123,7 @@ func (h *highBand) embed(w *statsWork, out, logmel []float32, nmels int, use []b
 		}
 		n++
 		y := w.band
-		copy(y, logmel[t*nmels+h.first:(t+1)*nmels])
+		copy(y, logmel[t*nmels+h.first:t*nmels+h.first+nb])
 		var p float64
 		for i, v := range y {
 			p += float64(v) * float64(h.tilt[i])

@@ -10,8 +10,8 @@ selection) -> per-dimension mean (except c0's, which only tracks the recording
 level) and population standard deviation (119 values) -> minus the training mean -> LDA to 256 dims (trained on 1-4 s
 crops and whole recordings of the clean and narrowband variants) -> L2 norm
 -> minus the mean training embedding -> L2 norm. v3 appends a second,
-untrained part (`--hb-weight`): the cepstral shape of the bands at and above
-1 kHz, each frame's spectral tilt removed, c1..c9 averaged over the speech
+untrained part (`--hb-weight`, v4): the cepstral shape of the bands centred in
+1-3.4 kHz, each frame's spectral tilt removed, c1..c9 averaged over the speech
 frames, standardised on the training recordings, L2 norm; the two parts are
 weighted sqrt(w) and sqrt(1-w), so a cosine is w times the first part's plus
 1-w times the second's. Emotion and vocal effort move the low bands and the
@@ -33,7 +33,10 @@ import numpy as np, scipy.linalg as sl
 from train_nn import save_safetensors, NMELS
 
 NCEPS, LDA, MIN_SPEECH, TOPK = 30, 256, 10, 200
-HB_LOW_HZ, HB_NCEPS = 1000, 10  # the high-band part: bands centred at or above 1 kHz, c1..c9
+# the high-band part: bands centred in 1-3.4 kHz, c1..c9. Not above 3.4 kHz: telephone,
+# 8 kHz and resampled-in-the-browser audio have nothing (or artefacts) there, which made
+# every speaker of such a channel alike (RESULTS.md, third round)
+HB_LOW_HZ, HB_HIGH_HZ, HB_NCEPS = 1000, 3400, 10
 VARIANTS = ('-clean.bin', '-nb.bin')  # clean and narrowband (telephone) copies
 
 def dctm(n, k):
@@ -59,7 +62,7 @@ def stats(f):
 _melf = lambda f: 2595 * np.log10(1 + f / 700)
 _centres = (lambda m: 700 * (10 ** (m / 2595) - 1))(np.linspace(_melf(20), _melf(7600), NMELS + 2))[1:-1]
 HB_FIRST = int(np.argmax(_centres >= HB_LOW_HZ))  # first band of the high-band part
-_nhb = NMELS - HB_FIRST
+_nhb = int(((_centres >= HB_LOW_HZ) & (_centres <= HB_HIGH_HZ)).sum())  # its number of bands
 HB_DCT = dctm(_nhb, HB_NCEPS).astype(np.float64)
 _ramp = np.arange(_nhb) - (_nhb - 1) / 2; HB_TILT = _ramp / np.linalg.norm(_ramp)
 
@@ -67,7 +70,7 @@ def hb_stats(logmel, mask):
     """Mean over the speech frames of c1..c9 of the high bands, each frame's
     tilt (its projection on a centred ramp across the bands) removed."""
     if mask.sum() < MIN_SPEECH: mask = np.ones(len(mask), bool)
-    y = logmel[mask][:, HB_FIRST:].astype(np.float64)
+    y = logmel[mask][:, HB_FIRST:HB_FIRST + _nhb].astype(np.float64)
     y = y - np.outer(y @ HB_TILT, HB_TILT)
     return (y @ HB_DCT.T)[:, 1:].mean(0)
 
@@ -100,8 +103,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--feats', required=True); ap.add_argument('--list', required=True)
     ap.add_argument('--out', required=True); ap.add_argument('--parity', required=True)
-    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-hb-v3')
-    ap.add_argument('--hb-weight', type=float, default=0.65, help='weight w of the LDA part (1: no high-band part)')
+    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-hb-v4')
+    ap.add_argument('--hb-weight', type=float, default=0.8, help='weight w of the LDA part (1: no high-band part)')
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     rows = [l.rstrip('\n').split('\t') for l in open(a.list)]
@@ -192,7 +195,7 @@ def main():
     meta = dict(model_version=a.version, kind='mfccstats', num_mels=NMELS, num_ceps=NCEPS,
                 min_speech_frames=MIN_SPEECH, snorm_top_k=topk, calibration_a=repr(float(th[0])),
                 calibration_b=repr(float(th[1])), speakers=len(spk), calibration_speakers=len(held), cohort_size=len(cohort),
-                hb_first_band=HB_FIRST, hb_num_ceps=HB_NCEPS if nhb else 0, hb_offset=informative, hb_weight=repr(float(w)),
+                hb_first_band=HB_FIRST, hb_bands=_nhb, hb_num_ceps=HB_NCEPS if nhb else 0, hb_offset=informative, hb_weight=repr(float(w)),
                 licence='CC-BY-4.0' if a.cc_by_only else 'CC-BY-NC-SA-2.0 (Speech Accent Archive) + CC-BY-4.0 (LibriSpeech): non-commercial use only')
     tensors = {'stats.mean': mu, 'stats.projection': W, 'emb.mean': em,
                'snorm.cohort': cohort16, 'calibration.nontarget_scores': np.quantile(non, np.linspace(0, 1, 4001))}

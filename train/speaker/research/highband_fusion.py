@@ -5,13 +5,13 @@
 # sqrt(1-w); adaptive s-norm with the train-pool cohort (AUG=1: plus the
 # short, partly noisy crops the shipped cohort has) and the tenant's samples,
 # then the rival rule (weight 2). Prints EER insiders/outsiders per set.
-#   NC=10 LO=1000 AUG=1 WS=0.8,0.65,0.5 TK=200 /usr/bin/python3 highband_fusion.py
+#   NC=10 LO=1000 HI=3400 AUG=1 WS=0.8,0.65,0.5 TK=200 /usr/bin/python3 highband_fusion.py (v4: HI=3400, w 0.8)
 import sys
 sys.path.insert(0,'/work/main/train/speaker/research')
 sys.argv=[sys.argv[0],'base-match-dom']+sys.argv[1:]
 from domain_cohort import *
 from exp_sysx import FE
-fe=FE(lo=int(os.environ.get('LO','1000')),nc=int(os.environ.get('NC','20')),tilt=True,mode=os.environ.get('HM','m'),delta=os.environ.get('HD','0')=='1')
+fe=FE(lo=int(os.environ.get('LO','1000')),hi=int(os.environ.get('HI','7600')),nc=int(os.environ.get('NC','20')),tilt=True,mode=os.environ.get('HM','m'),delta=os.environ.get('HD','0')=='1')
 A=[];H=[]
 for r in rows:
     if r[0] in held: continue
