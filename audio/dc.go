@@ -1,9 +1,11 @@
 package audio
 
+import "math"
+
 // dcPole is the pole of the DC-blocking filter: at 16 kHz its -3 dB point is
 // 1-dcPole times Rate/(2π), 10 Hz, far under any voice (the lowest male
 // fundamentals are about 70 Hz), so speech passes untouched.
-const dcPole = 1 - 2*3.141592653589793*10/Rate
+const dcPole = 1 - 2*math.Pi*10/Rate
 
 // RemoveDC removes a recording's DC offset in place: the mean first, then
 // what drifts, with a one-pole high-pass at 10 Hz (y[n] = x[n] - x[n-1] +
@@ -40,6 +42,7 @@ func RemoveDC(x []float32) {
 	}
 }
 
+// finite reports whether v is neither NaN nor infinite.
 func finite(v float32) bool {
-	return v == v && v <= 3.4028234663852886e38 && v >= -3.4028234663852886e38
+	return v == v && v <= math.MaxFloat32 && v >= -math.MaxFloat32
 }

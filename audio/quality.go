@@ -95,7 +95,7 @@ func frameEnergies(x []float32, frameLen int) []float64 {
 	for i := range e {
 		var s float64
 		for _, v := range x[i*frameLen : (i+1)*frameLen] {
-			if v == v && v <= math.MaxFloat32 && v >= -math.MaxFloat32 {
+			if finite(v) {
 				s += float64(v) * float64(v)
 			}
 		}

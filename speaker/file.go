@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"fmt"
+	"strconv"
 
 	"voxgate/safetensors"
 )
@@ -11,6 +12,24 @@ import (
 type modelFile struct {
 	f    *safetensors.File
 	meta map[string]string
+}
+
+// metaInt returns the integer metadata entry k.
+func (f *modelFile) metaInt(k string) (int, error) {
+	v, err := strconv.Atoi(f.meta[k])
+	if err != nil {
+		return 0, fmt.Errorf("speaker: metadata %s=%q: %v", k, f.meta[k], err)
+	}
+	return v, nil
+}
+
+// metaFloat returns the number in metadata entry k.
+func (f *modelFile) metaFloat(k string) (float64, error) {
+	v, err := strconv.ParseFloat(f.meta[k], 64)
+	if err != nil {
+		return 0, fmt.Errorf("speaker: metadata %s=%q: %v", k, f.meta[k], err)
+	}
+	return v, nil
 }
 
 func parseModelFile(b []byte) (*modelFile, error) {

@@ -2,6 +2,8 @@ package speaker
 
 import (
 	"math"
+
+	"voxgate/tensor"
 )
 
 // Template is an enrolled voiceprint.
@@ -172,12 +174,12 @@ func (m *Model) cohortStats(e []float32, domain *Cohort, exclude string) (mean, 
 	k, d := len(m.cohortInv), m.cohortDim
 	scores := make([]float64, 0, k+domain.Len())
 	for i := 0; i < k; i++ {
-		scores = append(scores, float64(dot(e[:d], m.cohort[i*d:(i+1)*d])*inv*m.cohortInv[i]))
+		scores = append(scores, float64(tensor.Dot(e[:d], m.cohort[i*d:(i+1)*d])*inv*m.cohortInv[i]))
 	}
 	for i := 0; i < domain.Len(); i++ {
 		if domain.owners[i] != exclude {
 			// Domain vectors are unit length (NewCohort).
-			scores = append(scores, float64(dot(e, domain.vecs[i*Dim:(i+1)*Dim])*inv))
+			scores = append(scores, float64(tensor.Dot(e, domain.vecs[i*Dim:(i+1)*Dim])*inv))
 		}
 	}
 	top := largest(scores, m.topK)
@@ -234,23 +236,6 @@ func largest(x []float64, k int) []float64 {
 		}
 	}
 	return x[want:]
-}
-
-// dot returns the dot product of a and b[:len(a)].
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 var negInf = math.Inf(-1)

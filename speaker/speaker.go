@@ -44,7 +44,6 @@ import (
 	"math"
 	"os"
 	"sort"
-	"strconv"
 	"sync"
 
 	"voxgate/features"
@@ -100,25 +99,11 @@ func parse(b []byte) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	metaInt := func(k string) (int, error) {
-		v, err := strconv.Atoi(f.meta[k])
-		if err != nil {
-			return 0, fmt.Errorf("speaker: metadata %s=%q: %v", k, f.meta[k], err)
-		}
-		return v, nil
-	}
-	metaFloat := func(k string) (float64, error) {
-		v, err := strconv.ParseFloat(f.meta[k], 64)
-		if err != nil {
-			return 0, fmt.Errorf("speaker: metadata %s=%q: %v", k, f.meta[k], err)
-		}
-		return v, nil
-	}
 	m := &Model{version: f.meta["model_version"]}
 	if m.version == "" {
 		return nil, fmt.Errorf("speaker: model has no model_version")
 	}
-	nmels, err := metaInt("num_mels")
+	nmels, err := f.metaInt("num_mels")
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +116,7 @@ func parse(b []byte) (*Model, error) {
 	m.kind = f.meta["kind"]
 	switch m.kind {
 	case "mfccstats":
-		nceps, err := metaInt("num_ceps")
+		nceps, err := f.metaInt("num_ceps")
 		if err != nil {
 			return nil, err
 		}
@@ -148,16 +133,16 @@ func parse(b []byte) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("speaker: unknown model kind %q", m.kind)
 	}
-	if m.minSpeech, err = metaInt("min_speech_frames"); err != nil {
+	if m.minSpeech, err = f.metaInt("min_speech_frames"); err != nil {
 		return nil, err
 	}
-	if m.topK, err = metaInt("snorm_top_k"); err != nil {
+	if m.topK, err = f.metaInt("snorm_top_k"); err != nil {
 		return nil, err
 	}
-	if m.calA, err = metaFloat("calibration_a"); err != nil {
+	if m.calA, err = f.metaFloat("calibration_a"); err != nil {
 		return nil, err
 	}
-	if m.calB, err = metaFloat("calibration_b"); err != nil {
+	if m.calB, err = f.metaFloat("calibration_b"); err != nil {
 		return nil, err
 	}
 	if m.cohort, m.cohortDim, m.cohortInv, err = loadCohort(f); err != nil {

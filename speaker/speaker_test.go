@@ -319,14 +319,10 @@ func ExampleModel_Score() {
 	_ = t // later: m.Score(t.Vector, probeEmbedding).Tier
 }
 
-// TestDomainCohortNormalisesAgainstTheDeployment checks that a deployment's
-// own cohort joins the normalisation: impostor vectors close to the probe
-// (users who share its microphone and room) lower the normalised score, while
-// the claimed user's own vectors in the cohort are ignored.
-func TestDomainCohortNormalisesAgainstTheDeployment(t *testing.T) {
-	m := model(t)
-	rng := rand.New(rand.NewPCG(1, 2))
-	unit := func(base []float32, noise float32) []float32 {
+// randomUnit returns a generator of unit vectors ([Dim]) near base: base
+// plus Gaussian noise of the given scale per entry (nil base: noise alone).
+func randomUnit(rng *rand.Rand) func(base []float32, noise float32) []float32 {
+	return func(base []float32, noise float32) []float32 {
 		v := make([]float32, Dim)
 		for i := range v {
 			v[i] = noise * float32(rng.NormFloat64())
@@ -337,6 +333,15 @@ func TestDomainCohortNormalisesAgainstTheDeployment(t *testing.T) {
 		normalize(v)
 		return v
 	}
+}
+
+// TestDomainCohortNormalisesAgainstTheDeployment checks that a deployment's
+// own cohort joins the normalisation: impostor vectors close to the probe
+// (users who share its microphone and room) lower the normalised score, while
+// the claimed user's own vectors in the cohort are ignored.
+func TestDomainCohortNormalisesAgainstTheDeployment(t *testing.T) {
+	m := model(t)
+	unit := randomUnit(rand.New(rand.NewPCG(1, 2)))
 	tmpl := unit(nil, 1)
 	probe := unit(tmpl, 0.08) // close to the template: a high raw score
 	var near [][]float32
@@ -383,18 +388,7 @@ func TestDomainCohortNormalisesAgainstTheDeployment(t *testing.T) {
 // loses RivalWeight times the difference, and nothing else changes a score.
 func TestRivalLowersClaimsCloserToAnotherUser(t *testing.T) {
 	m := model(t)
-	rng := rand.New(rand.NewPCG(3, 4))
-	unit := func(base []float32, noise float32) []float32 {
-		v := make([]float32, Dim)
-		for i := range v {
-			v[i] = noise * float32(rng.NormFloat64())
-			if base != nil {
-				v[i] += base[i]
-			}
-		}
-		normalize(v)
-		return v
-	}
+	unit := randomUnit(rand.New(rand.NewPCG(3, 4)))
 	tmpl := unit(nil, 1)
 	probe := unit(tmpl, 0.15)
 	samples := func(owner string, base []float32, noise float32) ([]string, [][]float32) {

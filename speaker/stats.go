@@ -3,7 +3,6 @@ package speaker
 import (
 	"fmt"
 	"math"
-	"strconv"
 
 	"voxgate/features"
 	"voxgate/tensor"
@@ -73,15 +72,18 @@ func loadHighBand(f *modelFile, nmels int) (*highBand, error) {
 		key string
 		dst *int
 	}{{"hb_num_ceps", &h.nceps}, {"hb_first_band", &h.first}, {"hb_bands", &h.nb}, {"hb_offset", &h.offset}} {
-		v, err := strconv.Atoi(f.meta[kv.key])
+		v, err := f.metaInt(kv.key)
 		if err != nil {
-			return nil, fmt.Errorf("speaker: metadata %s=%q: %v", kv.key, f.meta[kv.key], err)
+			return nil, err
 		}
 		*kv.dst = v
 	}
-	w, err := strconv.ParseFloat(f.meta["hb_weight"], 64)
-	if err != nil || w <= 0 || w >= 1 {
-		return nil, fmt.Errorf("speaker: metadata hb_weight=%q: want 0 < w < 1", f.meta["hb_weight"])
+	w, err := f.metaFloat("hb_weight")
+	if err != nil {
+		return nil, err
+	}
+	if w <= 0 || w >= 1 {
+		return nil, fmt.Errorf("speaker: metadata hb_weight=%v: want 0 < w < 1", w)
 	}
 	nb := h.nb
 	if h.first < 0 || nb < 2 || h.first+nb > nmels || h.nceps < 2 || h.nceps > nb || h.offset < 0 || h.offset+h.nceps-1 > Dim {
