@@ -39,9 +39,9 @@ def project(s): e=(s-mu)@W; return e/np.linalg.norm(e,axis=-1,keepdims=True)
 em=project(X).mean(0)
 def embed(s): e=project(s)-em; return e/np.linalg.norm(e,axis=-1,keepdims=True)
 coh=[embed(X[full])]
-if 'aug' in MODE:
-    # cohort: short crops of clean/nb, with and without noise
-    C=[]
+def cohort_crops(rng):
+    """The shipped cohort's short crops (log-mel, mask) of the training speakers:
+    two per recording, 0.8-3 s, the second with noise added."""
     for r in rows:
         if r[0] in held: continue
         x,m=F(r)
@@ -49,8 +49,10 @@ if 'aug' in MODE:
             L=int(rng.integers(80,300)); n=len(x); st=int(rng.integers(0,max(1,n-L)))
             xx,mm=x[st:st+L],m[st:st+L]
             if k==1: xx=addnoise(xx,mm,rng)
-            C.append(stats(frames(xx,mm)))
-    coh.append(embed(np.array(C)))
+            yield xx,mm
+if 'aug' in MODE:
+    # cohort: short crops of clean/nb, with and without noise
+    coh.append(embed(np.array([stats(frames(xx,mm)) for xx,mm in cohort_crops(rng)])))
 coh=np.concatenate(coh); print('cohort',coh.shape)
 TOPK=200
 def snstats(e):

@@ -1,43 +1,61 @@
-# The v3 embedding's design, in the Python replica: the shipped LDA part
+# The v3/v4 embedding's design, in the Python replica: the shipped LDA part
 # (domain_cohort.py's recipe) weighted sqrt(w), an untrained high-band part
-# (exp_sysx.FE: cepstra of the mel bands from LO Hz, each frame's tilt
+# (exp_sysx.FE: cepstra of the mel bands LO..HI Hz, each frame's tilt
 # removed, c1..c(NC-1) means, standardised on train-pool) weighted
-# sqrt(1-w); adaptive s-norm with the train-pool cohort (AUG=1: plus the
+# sqrt(1-w-WU); adaptive s-norm with the train-pool cohort (AUG=1: plus the
 # short, partly noisy crops the shipped cohort has) and the tenant's samples,
 # then the rival rule (weight 2). Prints EER insiders/outsiders per set.
 #   NC=10 LO=1000 HI=3400 AUG=1 WS=0.8,0.65,0.5 TK=200 /usr/bin/python3 highband_fusion.py (v4: HI=3400, w 0.8)
+# WU > 0 adds a third part, not shipped (RESULTS.md, third round): the bands
+# 3.4-7.6 kHz (c1..c(NC2-1), weight WU), multiplied by a gate that is ~1 for
+# wideband audio and ~0 for telephone-band audio (median over speech frames of
+# the mean log-mel of the bands above 4.5 kHz minus that of 1-3.4 kHz, sigmoid
+# around -5.5 nats), the embedding renormalised after it.
+#   HI=3400 NC=10 AUG=1 WU=0.15 WS=0.65,0.55 /usr/bin/python3 highband_fusion.py
 import sys
 sys.path.insert(0,'/work/main/train/speaker/research')
 sys.argv=[sys.argv[0],'base-match-dom']+sys.argv[1:]
 from domain_cohort import *
 from exp_sysx import FE
 fe=FE(lo=int(os.environ.get('LO','1000')),hi=int(os.environ.get('HI','7600')),nc=int(os.environ.get('NC','20')),tilt=True,mode=os.environ.get('HM','m'),delta=os.environ.get('HD','0')=='1')
-A=[];H=[]
+WU=float(os.environ.get('WU','0'))
+fe2=FE(lo=3400,hi=7600,nc=int(os.environ.get('NC2','8')),tilt=True,mode='m',delta=False)
+from exp_sysx import cent as _cent
+_hi=_cent>4500; _mid=(_cent>=1000)&(_cent<=3400)
+def gate(x,m):
+    if m.sum()<10: m=np.ones(len(m),bool)
+    return 1/(1+np.exp(-(float(np.median(x[m][:,_hi].mean(1)-x[m][:,_mid].mean(1)))+5.5)/0.3))
+def parts(x,m):  # raw statistics of the high band, the upper band (or None) and its gate
+    if not WU: return fe.stats(fe.frames(x,m)),None,0.
+    return fe.stats(fe.frames(x,m)),fe2.stats(fe2.frames(x,m)),gate(x,m)
+A=[];P=[]
 for r in rows:
     if r[0] in held: continue
-    x,m=F(r); A.append(embed(stats(frames(x,m)))); H.append(fe.stats(fe.frames(x,m)))
-A=np.array(A);H=np.array(H); hm=H.mean(0); hs=H.std(0)+1e-6
+    x,m=F(r); A.append(embed(stats(frames(x,m)))); P.append(parts(x,m))
+whole=len(P)  # standardisation: whole recordings only
 if os.environ.get('AUG')=='1':
-    ca=[];chh=[]
-    for r in rows:
-        if r[0] in held: continue
-        x,m=F(r)
-        for k in range(2):
-            L=int(rng.integers(80,300)); n=len(x); st=int(rng.integers(0,max(1,n-L)))
-            xx,mm=x[st:st+L],m[st:st+L]
-            if k==1: xx=addnoise(xx,mm,rng)
-            ca.append(embed(stats(frames(xx,mm)))); chh.append(fe.stats(fe.frames(xx,mm)))
-    A=np.concatenate([A,np.array(ca)]); H=np.concatenate([H,np.array(chh)])
+    for xx,mm in cohort_crops(rng):
+        A.append(embed(stats(frames(xx,mm)))); P.append(parts(xx,mm))
+A=np.array(A); H=np.array([p[0] for p in P]); hm=H[:whole].mean(0); hs=H[:whole].std(0)+1e-6
 def hemb(h): e=(h-hm)/hs; return e/np.linalg.norm(e,axis=-1,keepdims=True)
 CH=hemb(H)
+if WU:
+    H2=np.array([p[1] for p in P]); G=np.array([p[2] for p in P]); wide=G[:whole]>0.5
+    hm2=H2[:whole][wide].mean(0); hs2=H2[:whole][wide].std(0)+1e-6
+    def hemb2(h): e=(h-hm2)/hs2; return e/np.linalg.norm(e,axis=-1,keepdims=True)
+    CH2=hemb2(H2)
+def fuse(a,h,h2,g,w):
+    e=[np.sqrt(w)*a,np.sqrt(max(0,1-w-WU))*h]
+    if WU: e.append(np.sqrt(WU)*np.asarray(g)[...,None]*h2)
+    e=np.concatenate(e,-1); return e/np.linalg.norm(e,axis=-1,keepdims=True)
 def run(w,W=2):
-    coh=np.concatenate([np.sqrt(w)*A,np.sqrt(1-w)*CH],1)
+    coh=fuse(A,CH,CH2 if WU else None,G if WU else None,w)
     res=[]
     for st in SETS:
         en,tr=read_set(st); cache={}
         def E(ap):
             if ap not in cache:
-                x,m=load(ap); cache[ap]=np.concatenate([np.sqrt(w)*E1(ap),np.sqrt(1-w)*hemb(fe.stats(fe.frames(x,m)))])
+                x,m=load(ap); h,h2,g=parts(x,m); cache[ap]=fuse(E1(ap),hemb(h),hemb2(h2) if WU else None,g,w)
             return cache[ap]
         mods=sorted(en); mi={mm:i for i,mm in enumerate(mods)}
         T=np.array([np.mean([E(p) for p in en[mm]],0) for mm in mods]); T/=np.linalg.norm(T,axis=1,keepdims=True)
