@@ -64,7 +64,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	eng, err := buildEngine(modelsDir, o.targetFAR, slog.New(slog.DiscardHandler))
+	// Warnings (a model missing from the folder, so that a cruder fallback
+	// is measured) go to stderr: the figures are only the service's when
+	// its models are.
+	eng, err := buildEngine(modelsDir, o.targetFAR, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}
