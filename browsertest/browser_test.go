@@ -329,8 +329,9 @@ func (s *server) drawChallenge(start func() (id, challenge string), who string) 
 // at least 0.9 after Chromium's resampling to the device rate and the
 // recorder's back to 16 kHz). It returns where the answer begins in the
 // take, in seconds, and the lowest digit correlation. On failure the take
-// is written to the output folder.
-func heardAnswer(t *testing.T, take []byte, mic micFile, name string) (lead, corr float64) {
+// is written to the output folder; when Chromium's fake capture device
+// dropped audio (dropout), heardAnswer returns dropped instead of failing.
+func heardAnswer(t *testing.T, take []byte, mic micFile, name string) (lead, corr float64, dropped bool) {
 	t.Helper()
 	c, err := (&audio.Decoder{}).Decode(context.Background(), take)
 	if err != nil {
@@ -339,19 +340,27 @@ func heardAnswer(t *testing.T, take []byte, mic micFile, name string) (lead, cor
 	if c.SourceRate != 16000 || c.Channels != 1 {
 		t.Fatalf("the SDK sent %d Hz, %d channels", c.SourceRate, c.Channels)
 	}
-	fail := func(format string, args ...any) {
-		t.Helper()
-		p := filepath.Join(outDir(t), name+".wav")
-		os.WriteFile(p, take, 0o644)
-		t.Fatalf("the %.2f s take does not hold the %.2f s answer intact: %s; written to %s",
-			float64(len(c.Samples))/audio.Rate, float64(mic.to-mic.from)/audio.Rate, fmt.Sprintf(format, args...), p)
-	}
-	const slack = audio.Rate / 2
 	// Where the answer as a whole fits best places the first digit (an
 	// answer may repeat a digit, so it is not searched for alone).
 	whole, _ := align(c.Samples, mic.samples[mic.from:mic.to])
+	// fail fails the test, unless the take shows a dropout; then it reports
+	// true and the caller returns dropped.
+	fail := func(format string, args ...any) bool {
+		t.Helper()
+		p := filepath.Join(outDir(t), name+".wav")
+		os.WriteFile(p, take, 0o644)
+		if ms := dropout(c.Samples, mic, whole); ms >= 10 {
+			t.Logf("the capture device dropped %d ms of the answer (%s; silence in place of speech, written to %s): a glitch of Chromium's fake microphone, not of the recorder",
+				ms, fmt.Sprintf(format, args...), p)
+			return true
+		}
+		t.Fatalf("the %.2f s take does not hold the %.2f s answer intact: %s; written to %s",
+			float64(len(c.Samples))/audio.Rate, float64(mic.to-mic.from)/audio.Rate, fmt.Sprintf(format, args...), p)
+		return false
+	}
+	const slack = audio.Rate / 2
 	if whole < 0 {
-		fail("the take is shorter than the answer")
+		t.Fatalf("the %.2f s take is shorter than the %.2f s answer", float64(len(c.Samples))/audio.Rate, float64(mic.to-mic.from)/audio.Rate)
 	}
 	corr = 1
 	at := 0 // where the previous digit ended in the take
@@ -363,18 +372,47 @@ func heardAnswer(t *testing.T, take []byte, mic micFile, name string) (lead, cor
 			from, to = max(0, at+gap-slack), min(len(c.Samples), at+gap+slack+len(x))
 		}
 		if to-from < len(x) {
-			fail("digit %d of %d is cut off", i+1, len(mic.digits))
+			return 0, 0, fail("digit %d of %d is cut off", i+1, len(mic.digits))
 		}
 		lag, cc := align(c.Samples[from:to], x)
 		if lag < 0 || cc < 0.9 {
-			fail("digit %d of %d not found where it belongs (best correlation %.2f)", i+1, len(mic.digits), cc)
+			return 0, 0, fail("digit %d of %d not found where it belongs (best correlation %.2f)", i+1, len(mic.digits), cc)
 		}
 		if i == 0 {
 			lead = float64(from+lag) / audio.Rate
 		}
 		at, corr = from+lag+len(x), min(corr, cc)
 	}
-	return lead, corr
+	return lead, corr, false
+}
+
+// dropout returns the longest run, in ms, of exact digital silence in take
+// where, with the answer placed at whole, a digit should be heard. Chromium's
+// fake capture device, when its audio thread falls behind, fills the time it
+// missed with zeros and keeps the timeline; the recorder cannot produce
+// such a run from speech (the digits hold noise and speech throughout, and
+// resampling does not make exact zeros of them).
+func dropout(take []float32, mic micFile, whole int) int {
+	if whole < 0 {
+		return 0
+	}
+	longest := 0
+	for _, d := range mic.digits {
+		run := 0
+		for i := d[0]; i < d[1]; i++ {
+			j := whole + i - mic.from
+			if j >= len(take) {
+				break
+			}
+			if take[j] == 0 && mic.samples[i] != 0 {
+				run++
+				longest = max(longest, run)
+			} else {
+				run = 0
+			}
+		}
+	}
+	return longest * 1000 / audio.Rate
 }
 
 // align finds where x lies inside y: the offset of y, with x wholly inside,
@@ -463,6 +501,7 @@ func launch(t *testing.T, mic []byte) *browser {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-features", "AudioServiceOutOfProcess"),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-file-for-fake-audio-capture", micPath),
@@ -700,8 +739,23 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 	// answer opens challenges until one that who's recordings answer
 	// legibly, plays that answer as the microphone and answers through the
 	// SDK, the recorder attaching late by lateMs. The take must hold the
-	// whole answer, intact.
+	// whole answer, intact; when the fake microphone dropped part of it
+	// (heardAnswer), the answer is given again, to a new challenge, at most
+	// twice: that glitch is the test machine's, and the verdict on a
+	// mangled take says nothing of the product.
+	var answerOnce func(who string, lateMs int) (spoken, bool)
 	answer := func(who string, lateMs int) spoken {
+		t.Helper()
+		for try := 1; ; try++ {
+			if out, ok := answerOnce(who, lateMs); ok || try == 3 {
+				if !ok {
+					t.Fatalf("the fake microphone dropped audio in %d answers in a row", try)
+				}
+				return out
+			}
+		}
+	}
+	answerOnce = func(who string, lateMs int) (spoken, bool) {
 		t.Helper()
 		id, challenge, mic, direct := s.drawChallenge(func() (string, string) {
 			var sess struct {
@@ -718,12 +772,15 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 		var out spoken
 		start := time.Now()
 		b.await(fmt.Sprintf("window.shop.answer(%s, %s, %d)", jsString(user), jsString(id), lateMs), &out)
-		lead, corr := heardAnswer(t, out.WAV, mic, who+"-take")
+		lead, corr, dropped := heardAnswer(t, out.WAV, mic, who+"-take")
+		if dropped {
+			return out, false
+		}
 		d, _ := out.Result["details"].(map[string]any)
 		ph, _ := d["phrase"].(map[string]any)
 		t.Logf("%s says %q in %v (recorder %d ms late): answer at %.2f s of a %.2f s take (correlation %.3f), recorder %v, speech before the take %v; phrase score %v through the browser, %.2f from the files; heard %q -> decision=%v code=%v reason=%v",
 			who, challenge, time.Since(start).Round(time.Millisecond), lateMs, lead, float64(len(out.WAV)-44)/2/audio.Rate, corr, out.States, out.HeardWhileSettling, ph["score"], direct.Score, ph["recognized"], out.Result["decision"], out.Result["code"], out.Result["reason"])
-		return out
+		return out, true
 	}
 
 	// A genuine answer: the speaker's take-1 recordings of the digits asked.
