@@ -17,12 +17,14 @@ package speaker
 // A Cohort is immutable and safe for concurrent use.
 type Cohort struct {
 	vecs   []float32 // [n][Dim], each L2-normalised
+	norms  []vnorm   // [n]
 	owners []string  // owner of each vector
 
 	// Rivals: one per owner, the L2-normalised mean of the owner's vectors
 	// (a stand-in for their template), with the model-side s-norm
 	// statistics it would get as a claim's template.
 	rivals     []float32 // [r][Dim]
+	rivalNorm  []vnorm   // [r]
 	rivalOwner []string  // [r]
 	rivalMean  []float64 // [r]
 	rivalStd   []float64 // [r]
@@ -60,6 +62,7 @@ func (m *Model) NewCohort(owners []string, embs [][]float32) *Cohort {
 		}
 		normalize(v)
 		c.vecs = append(c.vecs, v...)
+		c.norms = append(c.norms, m.norms(v))
 		c.owners = append(c.owners, owners[i])
 	}
 	index := map[string]int{}
@@ -77,10 +80,12 @@ func (m *Model) NewCohort(owners []string, embs [][]float32) *Cohort {
 	}
 	c.rivalMean = make([]float64, len(c.rivalOwner))
 	c.rivalStd = make([]float64, len(c.rivalOwner))
+	c.rivalNorm = make([]vnorm, len(c.rivalOwner))
 	for r, o := range c.rivalOwner {
 		v := c.rivals[r*Dim : (r+1)*Dim]
 		normalize(v)
-		c.rivalMean[r], c.rivalStd[r] = m.cohortStats(v, c, o)
+		c.rivalNorm[r] = m.norms(v)
+		c.rivalMean[r], c.rivalStd[r] = m.cohortStats(v, c.rivalNorm[r], c, o)
 	}
 	return c
 }
@@ -93,10 +98,10 @@ func (c *Cohort) Len() int {
 	return len(c.owners)
 }
 
-// rival returns the best normalised score of probe against the cohort's
-// users other than claimed (-Inf when there are none); probeMean and
-// probeStd are the probe's s-norm statistics.
-func (c *Cohort) rival(probe []float32, claimed string, probeMean, probeStd float64) float64 {
+// rival returns the best normalised score of probe (with norms np) against
+// the cohort's users other than claimed (-Inf when there are none);
+// probeMean and probeStd are the probe's s-norm statistics.
+func (c *Cohort) rival(m *Model, probe []float32, np vnorm, claimed string, probeMean, probeStd float64) float64 {
 	best := negInf
 	if c == nil {
 		return best
@@ -105,7 +110,7 @@ func (c *Cohort) rival(probe []float32, claimed string, probeMean, probeStd floa
 		if o == claimed {
 			continue
 		}
-		raw := float64(cosine(c.rivals[r*Dim:(r+1)*Dim], probe))
+		raw := m.sim(c.rivals[r*Dim:(r+1)*Dim], c.rivalNorm[r], probe, np)
 		z := 0.5 * ((raw-c.rivalMean[r])/c.rivalStd[r] + (raw-probeMean)/probeStd)
 		best = max(best, z)
 	}

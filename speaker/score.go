@@ -2,8 +2,6 @@ package speaker
 
 import (
 	"math"
-
-	"voxgate/tensor"
 )
 
 // Template is an enrolled voiceprint.
@@ -124,11 +122,12 @@ func (c Calibration) ScoreIn(m *Model, t, probe []float32, domain *Cohort, claim
 		s.Normalized = math.Inf(-1)
 		return s
 	}
-	s.Raw = float64(cosine(t, probe))
-	mt, st := m.cohortStats(t, domain, claimed)
-	mp, sp := m.cohortStats(probe, domain, claimed)
+	nt, np := m.norms(t), m.norms(probe)
+	s.Raw = m.sim(t, nt, probe, np)
+	mt, st := m.cohortStats(t, nt, domain, claimed)
+	mp, sp := m.cohortStats(probe, np, domain, claimed)
 	s.Normalized = 0.5 * ((s.Raw-mt)/st + (s.Raw-mp)/sp)
-	if r := domain.rival(probe, claimed, mp, sp); r > s.Normalized {
+	if r := domain.rival(m, probe, np, claimed, mp, sp); r > s.Normalized {
 		s.Rival = r - s.Normalized
 		s.Normalized -= RivalWeight * s.Rival
 	}
@@ -160,26 +159,20 @@ func (m *Model) Threshold(targetFAR float64) float64 {
 }
 
 // cohortStats returns the mean and standard deviation of the topK highest
-// cosine scores of e against the model's cohort and domain's vectors not
-// owned by exclude (adaptive s-norm).
-func (m *Model) cohortStats(e []float32, domain *Cohort, exclude string) (mean, std float64) {
-	var n float64
-	for _, v := range e {
-		n += float64(v) * float64(v)
-	}
-	if n == 0 {
+// scores (Model.sim) of e, with norms ne, against the model's cohort and
+// domain's vectors not owned by exclude (adaptive s-norm).
+func (m *Model) cohortStats(e []float32, ne vnorm, domain *Cohort, exclude string) (mean, std float64) {
+	if ne.inv == 0 {
 		return 0, 1e-6 // a zero vector scores 0 against everything
 	}
-	inv := float32(1 / math.Sqrt(n))
-	k, d := len(m.cohortInv), m.cohortDim
+	k, d := len(m.cohortNorm), m.cohortDim
 	scores := make([]float64, 0, k+domain.Len())
 	for i := 0; i < k; i++ {
-		scores = append(scores, float64(tensor.Dot(e[:d], m.cohort[i*d:(i+1)*d])*inv*m.cohortInv[i]))
+		scores = append(scores, m.sim(e, ne, m.cohort[i*d:(i+1)*d], m.cohortNorm[i]))
 	}
 	for i := 0; i < domain.Len(); i++ {
 		if domain.owners[i] != exclude {
-			// Domain vectors are unit length (NewCohort).
-			scores = append(scores, float64(tensor.Dot(e, domain.vecs[i*Dim:(i+1)*Dim])*inv))
+			scores = append(scores, m.sim(e, ne, domain.vecs[i*Dim:(i+1)*Dim], domain.norms[i]))
 		}
 	}
 	top := largest(scores, m.topK)
@@ -239,16 +232,3 @@ func largest(x []float64, k int) []float64 {
 }
 
 var negInf = math.Inf(-1)
-
-func cosine(a, b []float32) float32 {
-	var ab, aa, bb float32
-	for i := range a {
-		ab += a[i] * b[i]
-		aa += a[i] * a[i]
-		bb += b[i] * b[i]
-	}
-	if aa == 0 || bb == 0 {
-		return 0
-	}
-	return ab / float32(math.Sqrt(float64(aa)*float64(bb)))
-}

@@ -14,13 +14,17 @@
 //	-> LDA projection (trained on train-pool, clean and narrowband copies)
 //	-> L2 norm -> minus the mean training embedding -> L2 norm,
 //
-// and, in v4 models, beside it an untrained high-band part: c1..c9 of the
-// mel bands centred in 1-3.4 kHz, each frame's spectral tilt removed,
-// averaged over the speech frames and standardised. The parts are weighted
-// so that a cosine is w times the LDA part's plus 1-w times the high band's
-// (w = 0.8): emotion and vocal effort move the low bands and the tilt
-// most, a speaker's formants above 1 kHz least. The LDA has at most 120
-// informative dimensions, the high band 9; the remaining entries of the
+// and, beside it, untrained parts: c1..c9 of the mel bands centred in
+// 1-3.4 kHz (v4 and v5 models) and c1..c7 of those centred in 3.4-7.6 kHz
+// (v5), each frame's spectral tilt removed, averaged over the speech frames
+// and standardised. The parts are weighted so that a cosine is 0.55 times
+// the LDA part's plus 0.3 times the high band's plus 0.15 times the upper
+// band's: emotion and vocal effort move the low bands and the tilt most, a
+// speaker's formants above 1 kHz least. The upper band is gated by the
+// measured bandwidth, since telephone and 8 kHz audio have nothing there
+// but the channel's edge, and two recordings are compared on it only when
+// both have it (Model.sim). The LDA has at most 120 informative dimensions,
+// the high band 9, the upper band 7; the remaining entries of the
 // 256-dim embedding are zero. Kind "tdnn" is a compact neural x-vector
 // network (train/speaker/train_nn.py) that replaces the statistics and LDA
 // with five dilated 1-D convolutions over mean-normalised log-mel frames,
@@ -47,6 +51,7 @@ import (
 	"sync"
 
 	"voxgate/features"
+	"voxgate/tensor"
 )
 
 // Dim is the length of every embedding.
@@ -71,7 +76,12 @@ type Model struct {
 
 	cohort     []float32 // [K][cohortDim] cohort embeddings, the leading entries of each (the rest are zero)
 	cohortDim  int       // entries kept per cohort row, 1..Dim
-	cohortInv  []float32 // [K] 1/|row|: rows are unit length only up to F16 rounding
+	cohortNorm []vnorm   // [K]: rows are unit length only up to F16 rounding
+	split      int       // first entry of the gated upper band; 0: none, sim is the cosine
+	hasRatio   float64   // |upper band|^2 / |the rest|^2 at a gate of 0.5
+	lowEnd     int       // end of the LDA part (the high band follows, to split)
+	lowScale   float32   // squared scales of the LDA and high-band parts in sim
+	highScale  float32   // when the upper band is not shared (nb_weight)
 	topK       int       // cohort scores kept for adaptive s-norm
 	calA, calB float64   // confidence = sigmoid(calA*normalized + calB)
 	nonQuant   []float64 // ascending normalised nontarget scores of the calibration trials
@@ -145,11 +155,32 @@ func parse(b []byte) (*Model, error) {
 	if m.calB, err = f.metaFloat("calibration_b"); err != nil {
 		return nil, err
 	}
-	if m.cohort, m.cohortDim, m.cohortInv, err = loadCohort(f); err != nil {
+	if m.stats != nil && m.stats.ub != nil {
+		m.split, m.lowEnd = m.stats.ubOff, m.stats.hbOff
+		sq := func(x float32) float64 { return float64(x) * float64(x) }
+		w, wh, wu := sq(m.stats.wLDA), sq(m.stats.hb.weight), sq(m.stats.ub.weight)
+		m.hasRatio = 0.25 * wu / (1 - wu)
+		wn, err := f.metaFloat("nb_weight")
+		if err != nil {
+			return nil, err
+		}
+		if wn <= 0 || wn >= 1 {
+			return nil, fmt.Errorf("speaker: metadata nb_weight=%v: want 0 < w < 1", wn)
+		}
+		m.lowScale, m.highScale = float32(wn/w), float32((1-wn)/wh)
+	}
+	if m.cohort, m.cohortDim, err = loadCohort(f); err != nil {
 		return nil, err
 	}
-	if m.topK <= 0 || m.topK > len(m.cohortInv) {
-		return nil, fmt.Errorf("speaker: s-norm top-k %d outside cohort of %d", m.topK, len(m.cohortInv))
+	if m.split > m.cohortDim {
+		return nil, fmt.Errorf("speaker: cohort rows of %d entries end before the upper band at %d", m.cohortDim, m.split)
+	}
+	m.cohortNorm = make([]vnorm, len(m.cohort)/m.cohortDim)
+	for i := range m.cohortNorm {
+		m.cohortNorm[i] = m.norms(m.cohort[i*m.cohortDim : (i+1)*m.cohortDim])
+	}
+	if m.topK <= 0 || m.topK > len(m.cohortNorm) {
+		return nil, fmt.Errorf("speaker: s-norm top-k %d outside cohort of %d", m.topK, len(m.cohortNorm))
 	}
 	q, _, err := f.get("calibration.nontarget_scores", -1)
 	if err != nil {
@@ -170,25 +201,64 @@ func parse(b []byte) (*Model, error) {
 // loadCohort reads the s-norm cohort, [K][d] with d <= Dim: a model may
 // leave out trailing embedding entries that it always sets to zero (and
 // store the rows as F16). The rows stay [K][d], since a row's zeros add
-// nothing to a dot product, with the inverse of each row's norm.
-func loadCohort(f *modelFile) (rows []float32, d int, inv []float32, err error) {
+// nothing to a dot product.
+func loadCohort(f *modelFile) (rows []float32, d int, err error) {
 	c, shape, err := f.get("snorm.cohort", -1, -1)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, 0, err
 	}
-	k, d := shape[0], shape[1]
+	d = shape[1]
 	if d < 1 || d > Dim {
-		return nil, 0, nil, fmt.Errorf("speaker: cohort rows of %d entries, want 1..%d", d, Dim)
+		return nil, 0, fmt.Errorf("speaker: cohort rows of %d entries, want 1..%d", d, Dim)
 	}
-	inv = make([]float32, k)
-	for i := range inv {
-		var n float64
-		for _, v := range c[i*d : (i+1)*d] {
-			n += float64(v) * float64(v)
-		}
-		if n > 0 {
-			inv[i] = float32(1 / math.Sqrt(n))
+	return c, d, nil
+}
+
+// vnorm is what Model.sim needs to know of a vector besides its entries.
+type vnorm struct {
+	inv    float32 // 1/|v| (0 for a zero vector)
+	invLow float32 // the same for v[:split] with its parts rescaled (sim)
+	upper  bool    // it has the upper band: its gate was at least 0.5
+}
+
+// norms returns v's vnorm.
+func (m *Model) norms(v []float32) vnorm {
+	var lo, hi, up float64
+	for i, x := range v {
+		switch {
+		case m.split == 0 || i < m.lowEnd:
+			lo += float64(x) * float64(x)
+		case i < m.split:
+			hi += float64(x) * float64(x)
+		default:
+			up += float64(x) * float64(x)
 		}
 	}
-	return c, d, inv, nil
+	var n vnorm
+	if t := lo + hi + up; t > 0 {
+		n.inv = float32(1 / math.Sqrt(t))
+	}
+	if t := float64(m.lowScale)*lo + float64(m.highScale)*hi; t > 0 {
+		n.invLow = float32(1 / math.Sqrt(t))
+	}
+	n.upper = m.split > 0 && up > 0 && up >= m.hasRatio*(lo+hi)
+	return n
+}
+
+// sim compares two embeddings (or templates) with their norms. When both
+// have the upper band it is their cosine. Otherwise the upper band is left
+// out, since what one recording lacks is no evidence (a telephone probe of
+// a wideband enrollment would lose the band's share of the cosine), and
+// the other two parts are reweighted to the model's nb_weight: without the
+// upper band the LDA part, trained on telephone copies too, is the better
+// judge (train/speaker/RESULTS.md). Vectors may be shorter than Dim (cohort
+// rows); the missing entries count as zeros.
+func (m *Model) sim(a []float32, na vnorm, b []float32, nb vnorm) float64 {
+	if m.split == 0 || (na.upper && nb.upper) {
+		n := min(len(a), len(b))
+		return float64(tensor.Dot(a[:n], b[:n]) * na.inv * nb.inv)
+	}
+	h, s := min(m.lowEnd, len(a), len(b)), min(m.split, len(a), len(b))
+	d := m.lowScale*tensor.Dot(a[:h], b[:h]) + m.highScale*tensor.Dot(a[h:s], b[h:s])
+	return float64(d * na.invLow * nb.invLow)
 }

@@ -15,6 +15,7 @@ import (
 
 	"voxgate/audio"
 	"voxgate/internal/shared"
+	"voxgate/tensor"
 )
 
 var (
@@ -431,12 +432,12 @@ func TestRivalLowersClaimsCloserToAnotherUser(t *testing.T) {
 			// By hand: the claim's s-norm score with bob's vectors in the
 			// cohort, and bob's as if he were claimed (his centroid as the
 			// template, the probe's statistics shared).
-			mt, st := m.cohortStats(tmpl, domain, "alice")
-			mp, sp := m.cohortStats(probe, domain, "alice")
+			mt, st := m.cohortStats(tmpl, m.norms(tmpl), domain, "alice")
+			mp, sp := m.cohortStats(probe, m.norms(probe), domain, "alice")
 			claim := 0.5 * ((got.Raw-mt)/st + (got.Raw-mp)/sp)
 			centroid := m.Enroll(tt.embs, nil).Vector
-			mb, sb := m.cohortStats(centroid, domain, "bob")
-			rawBob := float64(cosine(centroid, probe))
+			mb, sb := m.cohortStats(centroid, m.norms(centroid), domain, "bob")
+			rawBob := m.sim(centroid, m.norms(centroid), probe, m.norms(probe))
 			bob := 0.5 * ((rawBob-mb)/sb + (rawBob-mp)/sp)
 			if math.Abs(got.Rival-(bob-claim)) > 1e-4 || math.Abs(got.Normalized-(claim-RivalWeight*(bob-claim))) > 1e-4 {
 				t.Fatalf("normalised %v, rival %v; by hand: claim %v, bob %v", got.Normalized, got.Rival, claim, bob)
@@ -509,5 +510,67 @@ func TestLargestMatchesSorting(t *testing.T) {
 				t.Errorf("n=%d k=%d ties=%v: largest = %v, want %v", tc.n, tc.k, ties, got, want[tc.n-tc.k:])
 			}
 		}
+	}
+}
+
+// The gated upper band counts only when both recordings have it: a
+// telephone-band copy of a wideband recording loses it (its gate closes), and
+// the two are compared on the entries before it, reweighted.
+func TestUpperBandOnlyWhereBothHaveIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes real audio")
+	}
+	m := model(t)
+	if m.split == 0 {
+		t.Fatalf("model %s has no gated upper band", m.Version())
+	}
+	fs, _ := filepath.Glob(filepath.Join(shared.Dir(t), "voice-data", "corpora", "librispeech", "test-other", "1688", "*.flac"))
+	if len(fs) == 0 {
+		t.Fatal("no librispeech audio")
+	}
+	wide := decode(t, fs[0])
+	narrow := audio.Resample(audio.Resample(wide, 16000, 8000), 8000, 16000)
+	ew, err := m.Embed(wide, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := m.Embed(narrow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, nn := m.norms(ew), m.norms(en)
+	if !nw.upper || nn.upper {
+		t.Fatalf("upper band: wideband %v, 8 kHz copy %v; want true, false", nw.upper, nn.upper)
+	}
+	var up float64
+	for _, v := range en[m.split:] {
+		up += float64(v) * float64(v)
+	}
+	if up > 1e-4 {
+		t.Errorf("8 kHz copy keeps %.2g of its energy in the upper band, want ~0", up)
+	}
+	// By hand: the cosine of the parts before the upper band, the LDA part
+	// and the high band scaled to nb_weight and 1 - nb_weight.
+	rescale := func(e []float32) []float32 {
+		v := append([]float32(nil), e[:m.split]...)
+		for i := range v {
+			if i < m.lowEnd {
+				v[i] *= float32(math.Sqrt(float64(m.lowScale)))
+			} else {
+				v[i] *= float32(math.Sqrt(float64(m.highScale)))
+			}
+		}
+		normalize(v)
+		return v
+	}
+	want := float64(tensor.Dot(rescale(ew), rescale(en)))
+	if got := m.sim(ew, nw, en, nn); math.Abs(got-want) > 1e-5 {
+		t.Errorf("sim = %v, want the reweighted cosine before the upper band %v", got, want)
+	}
+	if m.lowScale <= 1 || m.highScale >= 1 {
+		t.Errorf("without the upper band the LDA part should gain weight: scales %v, %v", m.lowScale, m.highScale)
+	}
+	if got, full := m.sim(ew, nw, ew, nw), 1.0; math.Abs(got-full) > 1e-5 {
+		t.Errorf("sim with itself = %v, want 1", got)
 	}
 }

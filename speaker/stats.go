@@ -3,6 +3,7 @@ package speaker
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"voxgate/features"
 	"voxgate/tensor"
@@ -19,24 +20,35 @@ type mfccStats struct {
 	mean    []float32 // [4*nceps-1] training mean of the statistics
 	proj    []float32 // [4*nceps-1][Dim] LDA projection
 	embMean []float32 // [Dim] mean training embedding
-	hb      *highBand // the second, untrained part (v3 models); nil: none
+
+	// Untrained parts beside the LDA part (v4 models: hb; v5: hb and ub),
+	// each a cepBand written at its offset and scaled so that a cosine is the
+	// weighted sum of the parts' cosines; nil: none.
+	hb, ub    *cepBand
+	wLDA      float32 // sqrt of the LDA part's weight
+	hbOff     int     // embedding entry of hb's c1: the LDA part ends here
+	ubOff     int     // embedding entry of ub's c1
+	gateFirst int     // first mel band of the gate's upper bands (to the last)
+	gateBias  float64 // gate = sigmoid((d + gateBias) / gateSlope)
+	gateSlope float64
 }
 
-// highBand is the second part of a v4 embedding: the cepstral shape of nb
-// mel bands from first on (centred in 1-3.4 kHz), each frame's spectral tilt
-// removed, c1..c(nceps-1) averaged over the speech frames and standardised.
-// Emotion and vocal effort move the low bands and the tilt most and a
-// speaker's formants above 1 kHz least: on RAVDESS this part alone is better
-// than the trained one. It stops at 3.4 kHz, where telephone and 8 kHz audio
-// end: bands beyond hold only the channel's edge or resampling artefacts,
-// alike for every speaker of that channel (train/speaker/RESULTS.md).
-type highBand struct {
+// cepBand is an untrained part of the embedding: the cepstral shape of nb
+// mel bands from first on, each frame's spectral tilt removed,
+// c1..c(nceps-1) averaged over the speech frames, standardised, unit length,
+// times its weight. Emotion and vocal effort move the low bands and the tilt
+// most and a speaker's formants above 1 kHz least: on RAVDESS the high band
+// (centred in 1-3.4 kHz) alone is better than the trained part. The upper
+// band (3.4-7.6 kHz) carries more of the same, but only where the audio has
+// it: telephone and 8 kHz audio hold nothing there but the channel's edge or
+// resampling artefacts, alike for every speaker of that channel, so its
+// weight is gated by the measured bandwidth (mfccStats.gate) and a recording
+// that lacks it is compared without it (Model.sim; train/speaker/RESULTS.md).
+type cepBand struct {
 	first  int       // first mel band
 	nb     int       // bands used
 	nceps  int       // cepstra computed, c0 dropped
-	offset int       // embedding entry of c1: the LDA part's entries end here
-	wLDA   float32   // sqrt(w): the LDA part's scale
-	wHB    float32   // sqrt(1-w): this part's scale
+	weight float32   // sqrt of the part's weight
 	dct    []float32 // [nceps][nb] orthonormal DCT-II over the bands
 	tilt   []float32 // [nb] centred ramp, unit length
 	mean   []float32 // [nceps-1] training mean
@@ -55,41 +67,81 @@ func loadStats(f *modelFile, nmels, nceps int) (*mfccStats, error) {
 	if s.embMean, _, err = f.get("emb.mean", Dim); err != nil {
 		return nil, err
 	}
-	if s.hb, err = loadHighBand(f, nmels); err != nil {
+	if err := s.loadBands(f, nmels); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// loadHighBand reads the high-band part's parameters, nil when the model
-// has none (metadata hb_num_ceps absent or 0).
-func loadHighBand(f *modelFile, nmels int) (*highBand, error) {
+// loadBands reads the untrained parts' parameters: none when metadata
+// hb_num_ceps is absent or 0, no upper band when ub_num_ceps is.
+func (s *mfccStats) loadBands(f *modelFile, nmels int) error {
 	if n, ok := f.meta["hb_num_ceps"]; !ok || n == "0" {
-		return nil, nil
-	}
-	var h highBand
-	for _, kv := range []struct {
-		key string
-		dst *int
-	}{{"hb_num_ceps", &h.nceps}, {"hb_first_band", &h.first}, {"hb_bands", &h.nb}, {"hb_offset", &h.offset}} {
-		v, err := f.metaInt(kv.key)
-		if err != nil {
-			return nil, err
-		}
-		*kv.dst = v
+		return nil
 	}
 	w, err := f.metaFloat("hb_weight")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if w <= 0 || w >= 1 {
-		return nil, fmt.Errorf("speaker: metadata hb_weight=%v: want 0 < w < 1", w)
+	wu := 0.0
+	hasUB := f.meta["ub_num_ceps"] != "" && f.meta["ub_num_ceps"] != "0"
+	if hasUB {
+		if wu, err = f.metaFloat("ub_weight"); err != nil {
+			return err
+		}
+	}
+	if w <= 0 || wu < 0 || w+wu >= 1 {
+		return fmt.Errorf("speaker: metadata hb_weight=%v, ub_weight=%v: want 0 < hb_weight, 0 <= ub_weight, sum < 1", w, wu)
+	}
+	s.wLDA = float32(math.Sqrt(w))
+	if s.hb, s.hbOff, err = loadBand(f, "hb", nmels, 1-w-wu); err != nil {
+		return err
+	}
+	end := s.hbOff + s.hb.nceps - 1
+	if !hasUB {
+		return nil
+	}
+	if s.ub, s.ubOff, err = loadBand(f, "ub", nmels, wu); err != nil {
+		return err
+	}
+	if s.ubOff < end {
+		return fmt.Errorf("speaker: upper band at %d overlaps the high band ending at %d", s.ubOff, end)
+	}
+	if s.gateFirst, err = f.metaInt("gate_first_band"); err != nil {
+		return err
+	}
+	if s.gateBias, err = f.metaFloat("gate_bias"); err != nil {
+		return err
+	}
+	if s.gateSlope, err = f.metaFloat("gate_slope"); err != nil {
+		return err
+	}
+	if s.gateFirst < 0 || s.gateFirst >= nmels || !(s.gateSlope > 0) {
+		return fmt.Errorf("speaker: gate (first band %d, slope %v) out of range", s.gateFirst, s.gateSlope)
+	}
+	return nil
+}
+
+// loadBand reads the part named prefix ("hb", "ub") and its embedding
+// offset; weight is the share of the cosine it gets.
+func loadBand(f *modelFile, prefix string, nmels int, weight float64) (*cepBand, int, error) {
+	var h cepBand
+	var off int
+	for _, kv := range []struct {
+		key string
+		dst *int
+	}{{"_num_ceps", &h.nceps}, {"_first_band", &h.first}, {"_bands", &h.nb}, {"_offset", &off}} {
+		v, err := f.metaInt(prefix + kv.key)
+		if err != nil {
+			return nil, 0, err
+		}
+		*kv.dst = v
 	}
 	nb := h.nb
-	if h.first < 0 || nb < 2 || h.first+nb > nmels || h.nceps < 2 || h.nceps > nb || h.offset < 0 || h.offset+h.nceps-1 > Dim {
-		return nil, fmt.Errorf("speaker: high-band part (first band %d, %d cepstra at %d) does not fit", h.first, h.nceps, h.offset)
+	if h.first < 0 || nb < 2 || h.first+nb > nmels || h.nceps < 2 || h.nceps > nb || h.nceps > 64 || off < 0 || off+h.nceps-1 > Dim {
+		return nil, 0, fmt.Errorf("speaker: %s part (first band %d, %d cepstra at %d) does not fit", prefix, h.first, h.nceps, off)
 	}
-	h.wLDA, h.wHB = float32(math.Sqrt(w)), float32(math.Sqrt(1-w))
+	h.weight = float32(math.Sqrt(weight))
 	h.dct = features.DCTMatrix(nb, h.nceps)
 	h.tilt = make([]float32, nb)
 	var n float64
@@ -101,19 +153,19 @@ func loadHighBand(f *modelFile, nmels int) (*highBand, error) {
 	for i := range h.tilt {
 		h.tilt[i] /= float32(math.Sqrt(n))
 	}
-	if h.mean, _, err = f.get("hb.mean", h.nceps-1); err != nil {
-		return nil, err
+	var err error
+	if h.mean, _, err = f.get(prefix+".mean", h.nceps-1); err != nil {
+		return nil, 0, err
 	}
-	if h.std, _, err = f.get("hb.std", h.nceps-1); err != nil {
-		return nil, err
+	if h.std, _, err = f.get(prefix+".std", h.nceps-1); err != nil {
+		return nil, 0, err
 	}
-	return &h, nil
+	return &h, off, nil
 }
 
-// embed writes this part into out, whose LDA part is unit length and ends
-// at h.offset, and weighs the two: out stays unit length. logmel is
-// [frames][nmels]; use selects frames (nil: all).
-func (h *highBand) embed(w *statsWork, out, logmel []float32, nmels int, use []bool) {
+// embed writes the part, times its weight and scale, into out
+// ([nceps-1]). logmel is [frames][nmels]; use selects frames (nil: all).
+func (h *cepBand) embed(w *statsWork, out, logmel []float32, nmels int, use []bool, scale float32) {
 	nb := h.nb
 	nc := h.nceps
 	w.band = grow(w.band, nb)
@@ -141,10 +193,7 @@ func (h *highBand) embed(w *statsWork, out, logmel []float32, nmels int, use []b
 			sum[k-1] += c
 		}
 	}
-	for i := range out {
-		out[i] *= h.wLDA
-	}
-	g := out[h.offset : h.offset+nc-1]
+	g := out[:nc-1]
 	var norm float64
 	for k := range g {
 		v := (sum[k]/float64(max(n, 1)) - float64(h.mean[k])) / float64(h.std[k])
@@ -154,16 +203,50 @@ func (h *highBand) embed(w *statsWork, out, logmel []float32, nmels int, use []b
 	if norm == 0 {
 		return
 	}
-	scale := float64(h.wHB) / math.Sqrt(norm)
+	f := float64(h.weight*scale) / math.Sqrt(norm)
 	for k := range g {
-		g[k] = float32(float64(g[k]) * scale)
+		g[k] = float32(float64(g[k]) * f)
 	}
+}
+
+// gate returns how much of the upper band the audio has, ~1 for wideband
+// audio and ~0 for telephone-band audio: the median over the selected
+// frames of the mean log-mel of the bands from gateFirst up minus that of
+// the high band's, through a sigmoid.
+func (s *mfccStats) gate(w *statsWork, logmel []float32, nmels int, use []bool) float32 {
+	w.diff = w.diff[:0]
+	lo, hi := s.hb.first, s.hb.first+s.hb.nb
+	for t := 0; t < len(logmel)/nmels; t++ {
+		if use != nil && !use[t] {
+			continue
+		}
+		row := logmel[t*nmels : (t+1)*nmels]
+		var up, mid float64
+		for _, v := range row[s.gateFirst:] {
+			up += float64(v)
+		}
+		for _, v := range row[lo:hi] {
+			mid += float64(v)
+		}
+		w.diff = append(w.diff, up/float64(nmels-s.gateFirst)-mid/float64(hi-lo))
+	}
+	if len(w.diff) == 0 {
+		return 0
+	}
+	slices.Sort(w.diff)
+	n := len(w.diff)
+	d := w.diff[n/2]
+	if n%2 == 0 {
+		d = (w.diff[n/2-1] + d) / 2
+	}
+	return float32(1 / (1 + math.Exp(-(d+s.gateBias)/s.gateSlope)))
 }
 
 // statsWork holds the per-call buffers.
 type statsWork struct {
 	ceps []float32
-	band []float32 // [nb] one frame's high bands
+	band []float32 // [nb] one frame's bands of a cepBand
+	diff []float64 // per-frame upper minus high band level, for the gate
 }
 
 // embed writes the normalised embedding of logmel ([frames][nmels]) into out
@@ -210,9 +293,16 @@ func (s *mfccStats) embed(w *statsWork, out, logmel []float32, nmels int, use []
 	for i := range out {
 		out[i] -= s.embMean[i]
 	}
-	if s.hb != nil {
-		normalize(out)
-		s.hb.embed(w, out, logmel, nmels, use)
+	if s.hb == nil {
+		return
+	}
+	normalize(out)
+	for i := range out {
+		out[i] *= s.wLDA
+	}
+	s.hb.embed(w, out[s.hbOff:], logmel, nmels, use, 1)
+	if s.ub != nil {
+		s.ub.embed(w, out[s.ubOff:], logmel, nmels, use, s.gate(w, logmel, nmels, use))
 	}
 }
 

@@ -9,13 +9,19 @@ regression deltas (+-2 frames, edge padded, computed before frame
 selection) -> per-dimension mean (except c0's, which only tracks the recording
 level) and population standard deviation (119 values) -> minus the training mean -> LDA to 256 dims (trained on 1-4 s
 crops and whole recordings of the clean and narrowband variants) -> L2 norm
--> minus the mean training embedding -> L2 norm. v3 appends a second,
-untrained part (`--hb-weight`, v4): the cepstral shape of the bands centred in
-1-3.4 kHz, each frame's spectral tilt removed, c1..c9 averaged over the speech
-frames, standardised on the training recordings, L2 norm; the two parts are
-weighted sqrt(w) and sqrt(1-w), so a cosine is w times the first part's plus
-1-w times the second's. Emotion and vocal effort move the low bands and the
-tilt most, a speaker's upper formants least (RESULTS.md, third round).
+-> minus the mean training embedding -> L2 norm. v4 appends a second,
+untrained part: the cepstral shape of the bands centred in 1-3.4 kHz, each
+frame's spectral tilt removed, c1..c9 averaged over the speech frames,
+standardised on the training recordings, L2 norm; v5 a third, the same for
+the bands centred in 3.4-7.6 kHz (c1..c7, standardised on the wideband
+recordings) times a bandwidth gate (~1 for wideband audio, ~0 for
+telephone-band audio). The parts are weighted sqrt(w), sqrt(1-w-wu) and
+sqrt(wu) (`--hb-weight` w, `--ub-weight` wu), so a cosine is the weighted sum
+of the parts' cosines, and the whole is renormalised. Two recordings that do
+not both have the upper band are compared without it, the other two parts
+reweighted to `--nb-weight` and its complement (sim below; Go:
+speaker.Model.sim). Emotion and vocal effort move the low bands and the tilt
+most, a speaker's upper formants least (RESULTS.md, third and fourth rounds).
 
 Every 8th speaker (sorted by name) is held out of LDA training and used for
 calibration trials. The s-norm cohort holds the other speakers' whole
@@ -37,6 +43,13 @@ NCEPS, LDA, MIN_SPEECH, TOPK = 30, 256, 10, 200
 # 8 kHz and resampled-in-the-browser audio have nothing (or artefacts) there, which made
 # every speaker of such a channel alike (RESULTS.md, third round)
 HB_LOW_HZ, HB_HIGH_HZ, HB_NCEPS = 1000, 3400, 10
+# the upper-band part (v5): bands centred in 3.4-7.6 kHz, c1..c7, multiplied by a
+# gate that is ~1 for wideband audio and ~0 for telephone-band audio: the median
+# over the speech frames of the mean log-mel of the bands above 4.5 kHz minus that
+# of the high-band part's bands (train-pool's clean copies -4.8..4.7 nats, its
+# telephone copies -9.3..-6.7), through sigmoid((d + GATE_BIAS) / GATE_SLOPE)
+UB_LOW_HZ, UB_HIGH_HZ, UB_NCEPS = 3400, 7600, 8
+GATE_HZ, GATE_BIAS, GATE_SLOPE = 4500, 5.5, 0.3
 VARIANTS = ('-clean.bin', '-nb.bin')  # clean and narrowband (telephone) copies
 
 def dctm(n, k):
@@ -63,19 +76,33 @@ _melf = lambda f: 2595 * np.log10(1 + f / 700)
 _centres = (lambda m: 700 * (10 ** (m / 2595) - 1))(np.linspace(_melf(20), _melf(7600), NMELS + 2))[1:-1]
 HB_FIRST = int(np.argmax(_centres >= HB_LOW_HZ))  # first band of the high-band part
 _nhb = int(((_centres >= HB_LOW_HZ) & (_centres <= HB_HIGH_HZ)).sum())  # its number of bands
-HB_DCT = dctm(_nhb, HB_NCEPS).astype(np.float64)
-_ramp = np.arange(_nhb) - (_nhb - 1) / 2; HB_TILT = _ramp / np.linalg.norm(_ramp)
+UB_FIRST = int(np.argmax(_centres > UB_LOW_HZ))
+_nub = int(((_centres > UB_LOW_HZ) & (_centres <= UB_HIGH_HZ)).sum())
+GATE_FIRST = int(np.argmax(_centres > GATE_HZ))  # the gate's upper bands: GATE_FIRST..NMELS-1
 
-def hb_stats(logmel, mask):
-    """Mean over the speech frames of c1..c9 of the high bands, each frame's
-    tilt (its projection on a centred ramp across the bands) removed."""
+def cep_band(first, nb, nceps):
+    """Returns f(logmel, mask): the mean over the speech frames of c1..c(nceps-1)
+    of the bands first..first+nb-1, each frame's tilt (its projection on a
+    centred ramp across the bands) removed."""
+    dct = dctm(nb, nceps).astype(np.float64)
+    ramp = np.arange(nb) - (nb - 1) / 2; tilt = ramp / np.linalg.norm(ramp)
+    def f(logmel, mask):
+        if mask.sum() < MIN_SPEECH: mask = np.ones(len(mask), bool)
+        y = logmel[mask][:, first:first + nb].astype(np.float64)
+        y = y - np.outer(y @ tilt, tilt)
+        return (y @ dct.T)[:, 1:].mean(0)
+    return f
+hb_stats = cep_band(HB_FIRST, _nhb, HB_NCEPS)
+ub_stats = cep_band(UB_FIRST, _nub, UB_NCEPS)
+
+def gate(logmel, mask):
     if mask.sum() < MIN_SPEECH: mask = np.ones(len(mask), bool)
-    y = logmel[mask][:, HB_FIRST:HB_FIRST + _nhb].astype(np.float64)
-    y = y - np.outer(y @ HB_TILT, HB_TILT)
-    return (y @ HB_DCT.T)[:, 1:].mean(0)
+    y = logmel[mask].astype(np.float64)
+    d = np.median(y[:, GATE_FIRST:].mean(1) - y[:, HB_FIRST:HB_FIRST + _nhb].mean(1))
+    return float(1 / (1 + np.exp(-(d + GATE_BIAS) / GATE_SLOPE)))
 
 def feats(logmel, mask):
-    return stats(frames(logmel, mask)), hb_stats(logmel, mask)
+    return stats(frames(logmel, mask)), hb_stats(logmel, mask), ub_stats(logmel, mask), gate(logmel, mask)
 
 # noise shapes over the 64 mel bands (relative band power): white, pink-ish
 # (falling 1/f), and low-frequency hum/fan
@@ -103,8 +130,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--feats', required=True); ap.add_argument('--list', required=True)
     ap.add_argument('--out', required=True); ap.add_argument('--parity', required=True)
-    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-hb-v4')
-    ap.add_argument('--hb-weight', type=float, default=0.8, help='weight w of the LDA part (1: no high-band part)')
+    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-ub-v5')
+    ap.add_argument('--hb-weight', type=float, default=0.55, help='weight w of the LDA part (1: no other part)')
+    ap.add_argument('--ub-weight', type=float, default=0.15, help='weight of the gated upper-band part (0: none); the high band gets 1 - w - this')
+    ap.add_argument('--nb-weight', type=float, default=0.8, help='weight of the LDA part when two recordings do not both have the upper band (the high band gets the rest)')
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     rows = [l.rstrip('\n').split('\t') for l in open(a.list)]
@@ -127,7 +156,7 @@ def main():
             continue
         for st in range(0, max(1, n - 150), 100):
             X.append(stats(f[st:st + int(rng.integers(100, 400))])); Y.append(sid[r[0]])
-        full.append(len(X)); X.append(stats(f)); Y.append(sid[r[0]]); hbfull.append(hb_stats(lm, mask))
+        full.append(len(X)); X.append(stats(f)); Y.append(sid[r[0]]); hbfull.append(feats(lm, mask)[1:])
         for k in range(2):  # short cohort crops, the second noisy
             L = int(rng.integers(80, 300)); st = int(rng.integers(0, max(1, len(lm) - L)))
             x, m = lm[st:st + L], mask[st:st + L]
@@ -152,29 +181,55 @@ def main():
     def project(s):
         e = (s - mu) @ W; return e / np.linalg.norm(e, axis=-1, keepdims=True)
     em = project(X).mean(0)
-    hbfull = np.array(hbfull); hbm, hbs = hbfull.mean(0), hbfull.std(0) + 1e-6
-    w = a.hb_weight; nhb = HB_NCEPS - 1 if w < 1 else 0
-    if informative + nhb > LDA: raise SystemExit('no room for the high-band part')
-    def embed(s, h=None):
+    hbw = np.array([h[0] for h in hbfull]); hbm, hbs = hbw.mean(0), hbw.std(0) + 1e-6
+    ubw = np.array([h[1] for h in hbfull])[np.array([h[2] for h in hbfull]) > 0.5]  # wideband recordings
+    ubm, ubs = ubw.mean(0), ubw.std(0) + 1e-6
+    w, wu = a.hb_weight, a.ub_weight; nhb = HB_NCEPS - 1 if w < 1 else 0; nub = UB_NCEPS - 1 if wu > 0 else 0
+    if informative + nhb + nub > LDA: raise SystemExit('no room for the high-band parts')
+    if wu > 0 and not nhb: raise SystemExit('the upper band needs the high band')
+    def unit(v, m, s):
+        v = (np.asarray(v) - m) / s; return v / np.linalg.norm(v, axis=-1, keepdims=True)
+    def embed(s, h=None, u=None, g=None):
         e = project(s) - em; e /= np.linalg.norm(e, axis=-1, keepdims=True)
         if not nhb: return e
-        g = (np.asarray(h) - hbm) / hbs; g /= np.linalg.norm(g, axis=-1, keepdims=True)
-        e = np.sqrt(w) * e; e[..., informative:informative + nhb] = np.sqrt(1 - w) * g
+        e = np.sqrt(w) * e; e[..., informative:informative + nhb] = np.sqrt(1 - w - wu) * unit(h, hbm, hbs)
+        if nub:
+            e[..., informative + nhb:informative + nhb + nub] = np.sqrt(wu) * np.asarray(g)[..., None] * unit(u, ubm, ubs)
+            e /= np.linalg.norm(e, axis=-1, keepdims=True)
         return e
-    def embedf(pairs):  # [(stats, hb)] -> embeddings
-        return embed(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
-    # Shipped as float16 without the always-zero columns (4,446 x 119: 1 MB
+    def embedf(fs):  # [(stats, hb, ub, gate)] -> embeddings
+        return embed(*[np.array([f[i] for f in fs]) for i in range(4)])
+    # Shipped as float16 without the always-zero columns (4,446 x 135: 1 MB
     # instead of 4.5 MB); everything below scores against exactly what the Go
     # side loads: the rounded rows, zero-padded and renormalised.
-    used = informative + nhb
-    cohort16 = np.concatenate([embed(X[full], hbfull), embedf(crops)])[:, :used].astype(np.float16)
+    used = informative + nhb + nub
+    cohort16 = np.concatenate([embedf([(X[i],) + h for i, h in zip(full, hbfull)]), embedf(crops)])[:, :used].astype(np.float16)
     cohort = np.zeros((len(cohort16), LDA)); cohort[:, :used] = cohort16
     cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)
+    ub0 = informative + nhb  # the upper band's first entry
+    wn = a.nb_weight  # the LDA part's weight when the upper band is not shared
+    sl2, sh2 = (wn / w, (1 - wn) / (1 - w - wu)) if nub else (1, 1)  # squared scales of the two parts then
+    def sim(A, B):
+        """Cosine of rows of A and B when both have the upper band (its gate
+        recovered from the parts' norms: >= 0.5); otherwise over the LDA and
+        high-band parts alone, reweighted to nb_weight and 1 - nb_weight:
+        what one recording lacks is no evidence, and without the upper band
+        the LDA part (trained on telephone copies too) deserves more weight."""
+        A, B = np.atleast_2d(A), np.atleast_2d(B)
+        if not nub: return A @ B.T
+        def split(E):
+            nl = (E[:, :informative] ** 2).sum(1); nh = (E[:, informative:ub0] ** 2).sum(1); nu = (E[:, ub0:] ** 2).sum(1)
+            return nl + nh + nu, sl2 * nl + sh2 * nh, nu >= 0.25 * wu / (1 - wu) * (nl + nh)
+        na, la, ha = split(A); nb_, lb, hb_ = split(B)
+        full_ = (A @ B.T) / np.sqrt(np.outer(na, nb_))
+        low = (sl2 * A[:, :informative] @ B[:, :informative].T + sh2 * A[:, informative:ub0] @ B[:, informative:ub0].T) / np.sqrt(np.outer(la, lb))
+        return np.where(ha[:, None] & hb_[None, :], full_, low)
     topk = min(TOPK, len(cohort) // 2)
     def snstats(e):
-        s = np.sort(e @ cohort.T, axis=-1)[..., ::-1][..., :topk]; return s.mean(-1), s.std(-1) + 1e-6
+        s = np.sort(sim(e, cohort), axis=-1)[..., ::-1][..., :topk]; m, d = s.mean(-1), s.std(-1) + 1e-6
+        return (m[0], d[0]) if np.ndim(e) == 1 else (m, d)
     ce = embedf(cal); cy = np.array(caly); cc = np.array(calc)
-    m_, s_ = snstats(ce); raw = ce @ ce.T
+    m_, s_ = snstats(ce); raw = sim(ce, ce)
     norm = 0.5 * ((raw - m_[:, None]) / s_[:, None] + (raw - m_[None, :]) / s_[None, :])
     iu = np.triu_indices(len(ce), 1); lab = (cy[:, None] == cy[None, :])[iu]; sc = norm[iu]
     same = (cc[:, None] == cc[None, :])[iu]
@@ -196,20 +251,25 @@ def main():
                 min_speech_frames=MIN_SPEECH, snorm_top_k=topk, calibration_a=repr(float(th[0])),
                 calibration_b=repr(float(th[1])), speakers=len(spk), calibration_speakers=len(held), cohort_size=len(cohort),
                 hb_first_band=HB_FIRST, hb_bands=_nhb, hb_num_ceps=HB_NCEPS if nhb else 0, hb_offset=informative, hb_weight=repr(float(w)),
+                ub_first_band=UB_FIRST, ub_bands=_nub, ub_num_ceps=UB_NCEPS if nub else 0, ub_offset=informative + nhb, ub_weight=repr(float(wu)), nb_weight=repr(float(wn)),
+                gate_first_band=GATE_FIRST, gate_bias=repr(GATE_BIAS), gate_slope=repr(GATE_SLOPE),
                 licence='CC-BY-4.0' if a.cc_by_only else 'CC-BY-NC-SA-2.0 (Speech Accent Archive) + CC-BY-4.0 (LibriSpeech): non-commercial use only')
     tensors = {'stats.mean': mu, 'stats.projection': W, 'emb.mean': em,
                'snorm.cohort': cohort16, 'calibration.nontarget_scores': np.quantile(non, np.linspace(0, 1, 4001))}
     if nhb: tensors.update({'hb.mean': hbm, 'hb.std': hbs})
+    if nub: tensors.update({'ub.mean': ubm, 'ub.std': ubs})
     save_safetensors(a.out, tensors, meta)
     print('wrote', a.out, os.path.getsize(a.out))
     prng = np.random.default_rng(1); cases = []
-    for T, frac in ((150, 1.0), (220, 0.6), (40, 0.1)):
-        lm = np.round(prng.normal(0, 1.5, (T, NMELS)) - 6 + np.linspace(2, -3, NMELS), 4).astype(np.float32)
+    for T, frac, nb in ((150, 1.0, 0), (220, 0.6, 0), (40, 0.1, 0), (120, 0.8, 1)):
+        lm = prng.normal(0, 1.5, (T, NMELS)) - 6 + np.linspace(2, -3, NMELS)
+        if nb: lm[:, UB_FIRST:] -= 12  # telephone band: the gate closes
+        lm = np.round(lm, 4).astype(np.float32)
         mask = prng.random(T) < frac
         cases.append({'frames': T, 'logmel': [round(float(v), 4) for v in lm.ravel()], 'mask': mask.astype(int).tolist(),
                       'embedding': embedf([feats(lm, mask)])[0].tolist()})
     e0, e1 = np.array(cases[0]['embedding']), np.array(cases[1]['embedding'])
-    raw = float(e0 @ e1); m0, s0 = snstats(e0); m1, s1 = snstats(e1)
+    raw = float(sim(e0, e1)[0, 0]); m0, s0 = snstats(e0); m1, s1 = snstats(e1)
     json.dump({'model_version': a.version, 'cases': cases,
                'score': {'raw': raw, 'normalized': float(0.5 * ((raw - m0) / s0 + (raw - m1) / s1))}}, open(a.parity, 'w'))
     print('wrote', a.parity)
@@ -219,7 +279,7 @@ def main():
         import common
         e1f = lambda ap: embedf([feats(*common.load(ap))])[0]
         def sn(t, p):
-            t = t / np.linalg.norm(t); s = float(t @ p); a1, b1 = snstats(t); a2, b2 = snstats(p)
+            t = t / np.linalg.norm(t); s = float(sim(t, p)[0, 0]); a1, b1 = snstats(t); a2, b2 = snstats(p)
             return 0.5 * ((s - a1) / b1 + (s - a2) / b2)
         common.evaluate(e1f); common.evaluate(e1f, score=sn)
 

@@ -6,12 +6,15 @@
 # short, partly noisy crops the shipped cohort has) and the tenant's samples,
 # then the rival rule (weight 2). Prints EER insiders/outsiders per set.
 #   NC=10 LO=1000 HI=3400 AUG=1 WS=0.8,0.65,0.5 TK=200 /usr/bin/python3 highband_fusion.py (v4: HI=3400, w 0.8)
-# WU > 0 adds a third part, not shipped (RESULTS.md, third round): the bands
+# WU > 0 adds a third part (RESULTS.md, third and fourth rounds): the bands
 # 3.4-7.6 kHz (c1..c(NC2-1), weight WU), multiplied by a gate that is ~1 for
 # wideband audio and ~0 for telephone-band audio (median over speech frames of
 # the mean log-mel of the bands above 4.5 kHz minus that of 1-3.4 kHz, sigmoid
-# around -5.5 nats), the embedding renormalised after it.
+# around -5.5 nats), the embedding renormalised after it. WN > 0 scores as
+# the shipped v5 does (speaker.Model.sim): pairs that do not both have the
+# upper band are compared without it, the other parts reweighted to WN, 1-WN.
 #   HI=3400 NC=10 AUG=1 WU=0.15 WS=0.65,0.55 /usr/bin/python3 highband_fusion.py
+#   HI=3400 NC=10 AUG=1 WU=0.15 WN=0.8 WS=0.55 /usr/bin/python3 highband_fusion.py (v5)
 import sys
 sys.path.insert(0,'/work/main/train/speaker/research')
 sys.argv=[sys.argv[0],'base-match-dom']+sys.argv[1:]
@@ -48,6 +51,19 @@ def fuse(a,h,h2,g,w):
     e=[np.sqrt(w)*a,np.sqrt(max(0,1-w-WU))*h]
     if WU: e.append(np.sqrt(WU)*np.asarray(g)[...,None]*h2)
     e=np.concatenate(e,-1); return e/np.linalg.norm(e,axis=-1,keepdims=True)
+WN=float(os.environ.get('WN','0'))  # > 0: the LDA part's weight when the upper band is not shared (v5's nb_weight)
+def sim(X,Y,w):
+    """v5's Model.sim: the cosine when both have the upper band (gate >= 0.5),
+    else the LDA and high-band parts alone, reweighted to WN and 1-WN."""
+    X,Y=np.atleast_2d(X),np.atleast_2d(Y)
+    if not (WU and WN): return X@Y.T
+    L=A.shape[1]; U=L+CH.shape[1]; sl,sh=WN/w,(1-WN)/(1-w-WU)
+    def sp(E):
+        nl=(E[:,:L]**2).sum(1); nh=(E[:,L:U]**2).sum(1); nu=(E[:,U:]**2).sum(1)
+        return sl*nl+sh*nh, nu>=0.25*WU/(1-WU)*(nl+nh)
+    lx,hx=sp(X); ly,hy=sp(Y)
+    low=(sl*X[:,:L]@Y[:,:L].T+sh*X[:,L:U]@Y[:,L:U].T)/np.sqrt(np.outer(lx,ly))
+    return np.where(hx[:,None]&hy[None,:],X@Y.T,low)
 def run(w,W=2):
     coh=fuse(A,CH,CH2 if WU else None,G if WU else None,w)
     res=[]
@@ -62,10 +78,10 @@ def run(w,W=2):
         samp={mm:np.array([E(p) for p in en[mm]]) for mm in mods}
         tests=sorted({p for _,p,_ in tr}); ti={p:i for i,p in enumerate(tests)}; B=np.array([E(p) for p in tests])
         def ns(e,excl):
-            c=np.concatenate([coh]+[samp[k] for k in mods if k!=excl]); s=np.sort(c@e)[::-1][:int(os.environ.get('TK','200'))]; return s.mean(),s.std()+1e-6
+            c=np.concatenate([coh]+[samp[k] for k in mods if k!=excl]); s=np.sort(sim(e,c,w)[0])[::-1][:int(os.environ.get('TK','200'))]; return s.mean(),s.std()+1e-6
         N=np.zeros((len(mods),len(tests)))
         for k,mm in enumerate(mods):
-            a,b=ns(T[k],mm); pb=np.array([ns(x,mm) for x in B]); raw=B@T[k]; N[k]=0.5*((raw-a)/b+(raw-pb[:,0])/pb[:,1])
+            a,b=ns(T[k],mm); pb=np.array([ns(x,mm) for x in B]); raw=sim(T[k],B,w)[0]; N[k]=0.5*((raw-a)/b+(raw-pb[:,0])/pb[:,1])
         true={p:mm for mm,p,l in tr if l=='target'}
         tar,ins,outs=[],[],[]
         for mm,p,l in tr:
