@@ -743,44 +743,37 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 	// (heardAnswer), the answer is given again, to a new challenge, at most
 	// twice: that glitch is the test machine's, and the verdict on a
 	// mangled take says nothing of the product.
-	var answerOnce func(who string, lateMs int) (spoken, bool)
 	answer := func(who string, lateMs int) spoken {
 		t.Helper()
 		for try := 1; ; try++ {
-			if out, ok := answerOnce(who, lateMs); ok || try == 3 {
-				if !ok {
+			id, challenge, mic, direct := s.drawChallenge(func() (string, string) {
+				var sess struct {
+					SessionID string `json:"session_id"`
+					Challenge string `json:"challenge"`
+				}
+				b.await("window.shop.start("+jsString(user)+")", &sess)
+				if shown := b.text("challenge"); shown != sess.Challenge || len(strings.ReplaceAll(shown, " ", "")) < 4 {
+					t.Fatalf("challenge on the page %q, from the API %q", shown, sess.Challenge)
+				}
+				return sess.SessionID, sess.Challenge
+			}, who)
+			b.play(mic.wav)
+			var out spoken
+			start := time.Now()
+			b.await(fmt.Sprintf("window.shop.answer(%s, %s, %d)", jsString(user), jsString(id), lateMs), &out)
+			lead, corr, dropped := heardAnswer(t, out.WAV, mic, who+"-take")
+			if dropped {
+				if try == 3 {
 					t.Fatalf("the fake microphone dropped audio in %d answers in a row", try)
 				}
-				return out
+				continue
 			}
+			d, _ := out.Result["details"].(map[string]any)
+			ph, _ := d["phrase"].(map[string]any)
+			t.Logf("%s says %q in %v (recorder %d ms late): answer at %.2f s of a %.2f s take (correlation %.3f), recorder %v, speech before the take %v; phrase score %v through the browser, %.2f from the files; heard %q -> decision=%v code=%v reason=%v",
+				who, challenge, time.Since(start).Round(time.Millisecond), lateMs, lead, float64(len(out.WAV)-44)/2/audio.Rate, corr, out.States, out.HeardWhileSettling, ph["score"], direct.Score, ph["recognized"], out.Result["decision"], out.Result["code"], out.Result["reason"])
+			return out
 		}
-	}
-	answerOnce = func(who string, lateMs int) (spoken, bool) {
-		t.Helper()
-		id, challenge, mic, direct := s.drawChallenge(func() (string, string) {
-			var sess struct {
-				SessionID string `json:"session_id"`
-				Challenge string `json:"challenge"`
-			}
-			b.await("window.shop.start("+jsString(user)+")", &sess)
-			if shown := b.text("challenge"); shown != sess.Challenge || len(strings.ReplaceAll(shown, " ", "")) < 4 {
-				t.Fatalf("challenge on the page %q, from the API %q", shown, sess.Challenge)
-			}
-			return sess.SessionID, sess.Challenge
-		}, who)
-		b.play(mic.wav)
-		var out spoken
-		start := time.Now()
-		b.await(fmt.Sprintf("window.shop.answer(%s, %s, %d)", jsString(user), jsString(id), lateMs), &out)
-		lead, corr, dropped := heardAnswer(t, out.WAV, mic, who+"-take")
-		if dropped {
-			return out, false
-		}
-		d, _ := out.Result["details"].(map[string]any)
-		ph, _ := d["phrase"].(map[string]any)
-		t.Logf("%s says %q in %v (recorder %d ms late): answer at %.2f s of a %.2f s take (correlation %.3f), recorder %v, speech before the take %v; phrase score %v through the browser, %.2f from the files; heard %q -> decision=%v code=%v reason=%v",
-			who, challenge, time.Since(start).Round(time.Millisecond), lateMs, lead, float64(len(out.WAV)-44)/2/audio.Rate, corr, out.States, out.HeardWhileSettling, ph["score"], direct.Score, ph["recognized"], out.Result["decision"], out.Result["code"], out.Result["reason"])
-		return out, true
 	}
 
 	// A genuine answer: the speaker's take-1 recordings of the digits asked.
