@@ -182,11 +182,10 @@ window.shop = {
     document.getElementById("challenge").textContent = s.challenge;
     return s;
   },
-  // answer records a take and sends it. With lateMs the recorder hears the
-  // microphone that much after the capture stream started, as a page under
-  // load might: the start of the file is lost.
-  async answer(user, session, lateMs) {
-    VoiceAuthorize.init({ baseUrl: "VOXGATE", clientToken: await token(user, "challenge") });
+  // record records a take and keeps it for send. With lateMs the recorder
+  // hears the microphone that much after the capture stream started, as a
+  // page under load might: the start of the file is lost.
+  async record(lateMs) {
     const states = [];
     let heardWhileSettling = false;
     const md = navigator.mediaDevices, gum = md.getUserMedia;
@@ -195,9 +194,8 @@ window.shop = {
       await new Promise((r) => setTimeout(r, lateMs));
       return s;
     };
-    let wav;
     try {
-      wav = await VoiceAuthorize.record(Object.assign({
+      this.take = await VoiceAuthorize.record(Object.assign({
         onProgress: (p) => {
           if (states[states.length - 1] !== p.state) states.push(p.state);
           if (p.state === "settling" && p.speaking) heardWhileSettling = true;
@@ -206,8 +204,12 @@ window.shop = {
     } finally {
       md.getUserMedia = gum;
     }
-    const result = await VoiceAuthorize.sendVoice({ user_id: user, session_id: session, audio: wav });
-    return { result, states, heardWhileSettling, wav: base64(new Uint8Array(await wav.arrayBuffer())) };
+    return { states, heardWhileSettling, wav: base64(new Uint8Array(await this.take.arrayBuffer())) };
+  },
+  // send answers the challenge session with the last take.
+  async send(user, session) {
+    VoiceAuthorize.init({ baseUrl: "VOXGATE", clientToken: await token(user, "challenge") });
+    return await VoiceAuthorize.sendVoice({ user_id: user, session_id: session, audio: this.take });
   },
   async forbidden(user) {
     // A challenge token may not create profiles.
@@ -413,6 +415,18 @@ func dropout(take []float32, mic micFile, whole int) int {
 		}
 	}
 	return longest * 1000 / audio.Rate
+}
+
+// takeDropout decodes a take and returns its longest dropout, in ms, with
+// mic's answer placed where it fits best (dropout).
+func takeDropout(t *testing.T, take []byte, mic micFile) int {
+	t.Helper()
+	c, err := (&audio.Decoder{}).Decode(context.Background(), take)
+	if err != nil {
+		t.Fatalf("the take sent: %v", err)
+	}
+	whole, _ := align(c.Samples, mic.samples[mic.from:mic.to])
+	return dropout(c.Samples, mic, whole)
 }
 
 // align finds where x lies inside y: the offset of y, with x wholly inside,
@@ -740,9 +754,12 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 	// legibly, plays that answer as the microphone and answers through the
 	// SDK, the recorder attaching late by lateMs. The take must hold the
 	// whole answer, intact; when the fake microphone dropped part of it
-	// (heardAnswer), the answer is given again, to a new challenge, at most
-	// twice: that glitch is the test machine's, and the verdict on a
-	// mangled take says nothing of the product.
+	// (heardAnswer), the take is not sent and the answer is given again, to
+	// a new challenge, at most twice: that glitch is the test machine's, and
+	// the verdict on a mangled take says nothing of the product. A mangled
+	// take that was sent would be refused on retry: the new answer reuses
+	// some of the same digit recordings, and the service rightly calls
+	// audio it has heard before a replay (seen in CI).
 	answer := func(who string, lateMs int) spoken {
 		t.Helper()
 		for try := 1; ; try++ {
@@ -760,7 +777,7 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 			b.play(mic.wav)
 			var out spoken
 			start := time.Now()
-			b.await(fmt.Sprintf("window.shop.answer(%s, %s, %d)", jsString(user), jsString(id), lateMs), &out)
+			b.await(fmt.Sprintf("window.shop.record(%d)", lateMs), &out)
 			lead, corr, dropped := heardAnswer(t, out.WAV, mic, who+"-take")
 			if dropped {
 				if try == 3 {
@@ -768,6 +785,7 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 				}
 				continue
 			}
+			b.await(fmt.Sprintf("window.shop.send(%s, %s)", jsString(user), jsString(id)), &out.Result)
 			d, _ := out.Result["details"].(map[string]any)
 			ph, _ := d["phrase"].(map[string]any)
 			t.Logf("%s says %q in %v (recorder %d ms late): answer at %.2f s of a %.2f s take (correlation %.3f), recorder %v, speech before the take %v; phrase score %v through the browser, %.2f from the files; heard %q -> decision=%v code=%v reason=%v",
@@ -882,7 +900,7 @@ func TestConsolePagesInChromium(t *testing.T) {
 	const limit = 20 // requests per minute and key: the traffic below ends throttled
 	s := newServer(t, limit)
 	shots := outDir(t)
-	const user, speaker = "lucas", "lucas"
+	const speaker = "lucas"
 	enrollment := fsdd(t, speaker, "0123456789", 0, fileLead, fileTrail)
 	b := launch(t, enrollment.wav)
 	console := s.voxgate.URL + "/console"
@@ -915,31 +933,74 @@ func TestConsolePagesInChromium(t *testing.T) {
 	b.waitFor(`document.getElementById("who-scope").textContent === "admin key"`, 10*time.Second)
 
 	// Try it: profile, enrollment from the microphone, a digits challenge.
-	b.do(chromedp.Navigate(console+"#/try"), chromedp.WaitVisible(chromedp.ID("try-user")),
-		chromedp.SendKeys(chromedp.ID("try-user"), user), chromedp.Click(chromedp.ID("try-create")))
-	b.waitFor(`document.getElementById("try-profile-status").textContent.startsWith("Profile created")`, 10*time.Second)
-	start := time.Now()
-	b.do(chromedp.Click(chromedp.ID("try-enroll")))
-	b.waitFor(`document.getElementById("enroll-progress").getAttribute("aria-valuenow") === "100" && !document.getElementById("try-enroll").disabled`, 60*time.Second)
-	t.Logf("console enrollment in %v: %s", time.Since(start).Round(time.Millisecond), b.text("enroll-status"))
-	b.setValue("try-mode", "digits")
-	id, challenge, answer, direct := s.drawChallenge(func() (string, string) {
-		b.do(chromedp.Click(chromedp.ID("try-start")))
-		b.waitFor(`(document.getElementById("challenge-text").dataset.session || "") !== (window.lastSession || "")`, 10*time.Second)
-		var sess struct{ ID, Challenge string }
-		b.await(`(() => { const e = document.getElementById("challenge-text"); window.lastSession = e.dataset.session; return {ID: e.dataset.session, Challenge: e.textContent}; })()`, &sess)
-		return sess.ID, sess.Challenge
-	}, speaker)
-	b.screenshot(shots, "03-try-enrolled-challenge")
-	// The microphone now plays the answer.
-	b.play(answer.wav)
-	b.do(chromedp.Click(chromedp.ID("try-speak")))
-	b.waitFor(`!document.getElementById("decision").hidden`, 60*time.Second)
-	verdict := b.text("verdict")
-	t.Logf("console challenge %q (session %s): %s; %s", challenge, id, verdict, b.text("signals-table"))
-	b.screenshot(shots, "04-try-decision")
-	if !strings.HasPrefix(verdict, "accept") {
-		t.Fatalf("the console refused the genuine answer (the files score %.2f): %s", direct.Score, verdict)
+	// tryIt runs the page for a new profile and returns the verdict shown,
+	// the answer played and the take the console sent (caught on its way to
+	// the SDK's sendVoice).
+	b.do(chromedp.Navigate(console+"#/try"), chromedp.WaitVisible(chromedp.ID("try-user")))
+	tryIt := func(user string) (verdict string, answer micFile, direct phrase.Result, take []byte) {
+		t.Helper()
+		b.setValue("try-user", "")
+		b.do(chromedp.SendKeys(chromedp.ID("try-user"), user), chromedp.Click(chromedp.ID("try-create")))
+		b.waitFor(`document.getElementById("try-profile-status").textContent.startsWith("Profile created")`, 10*time.Second)
+		b.play(enrollment.wav)
+		start := time.Now()
+		b.do(chromedp.Click(chromedp.ID("try-enroll")))
+		b.waitFor(`document.getElementById("enroll-progress").getAttribute("aria-valuenow") === "100" && !document.getElementById("try-enroll").disabled`, 60*time.Second)
+		t.Logf("console enrollment of %s in %v: %s", user, time.Since(start).Round(time.Millisecond), b.text("enroll-status"))
+		b.setValue("try-mode", "digits")
+		var id, challenge string
+		id, challenge, answer, direct = s.drawChallenge(func() (string, string) {
+			b.do(chromedp.Click(chromedp.ID("try-start")))
+			b.waitFor(`(document.getElementById("challenge-text").dataset.session || "") !== (window.lastSession || "")`, 10*time.Second)
+			var sess struct{ ID, Challenge string }
+			b.await(`(() => { const e = document.getElementById("challenge-text"); window.lastSession = e.dataset.session; return {ID: e.dataset.session, Challenge: e.textContent}; })()`, &sess)
+			return sess.ID, sess.Challenge
+		}, speaker)
+		b.screenshot(shots, "03-try-enrolled-challenge")
+		var ok bool
+		b.await(`(() => {
+  const sdk = window.VoiceAuthorize, send = sdk.sendVoice;
+  window.sentTake = null;
+  sdk.sendVoice = async function (o) {
+    const bytes = new Uint8Array(await o.audio.arrayBuffer());
+    let bin = "";
+    for (let i = 0; i < bytes.length; i += 8192) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+    window.sentTake = btoa(bin);
+    sdk.sendVoice = send;
+    return send.apply(this, arguments);
+  };
+  return true;
+})()`, &ok)
+		// The microphone now plays the answer.
+		b.play(answer.wav)
+		b.do(chromedp.Click(chromedp.ID("try-speak")))
+		b.waitFor(`!document.getElementById("decision").hidden`, 60*time.Second)
+		verdict = b.text("verdict")
+		b.await("window.sentTake", &take)
+		t.Logf("console challenge %q (session %s): %s; %s", challenge, id, verdict, b.text("signals-table"))
+		b.screenshot(shots, "04-try-decision")
+		return verdict, answer, direct, take
+	}
+	// A refused answer whose take shows a dropout of Chromium's fake
+	// microphone (see dropout) is given again, at most twice, by a new
+	// profile: the same recordings answering again for the same profile
+	// would rightly be refused as a replay.
+	user := speaker
+	var answer micFile
+	for try := 1; ; try++ {
+		verdict, mic, direct, take := tryIt(user)
+		answer = mic
+		if strings.HasPrefix(verdict, "accept") {
+			break
+		}
+		if ms := takeDropout(t, take, mic); ms < 10 || try == 3 {
+			p := filepath.Join(shots, user+"-take.wav")
+			os.WriteFile(p, take, 0o644)
+			t.Fatalf("the console refused the genuine answer (the files score %.2f; the take, written to %s, has %d ms of dropout): %s", direct.Score, p, ms, verdict)
+		} else {
+			t.Logf("the capture device dropped %d ms of the answer: a glitch of Chromium's fake microphone; again with a new profile", ms)
+		}
+		user = fmt.Sprintf("%s-%d", speaker, try+1)
 	}
 	// The take sent is the answer, not the enrollment file still playing:
 	// its length is the answer's, with 0.3 s of pre-roll and a 0.5 s tail,
