@@ -146,6 +146,14 @@ const (
 	digitPause = 0.3 // s between digits
 )
 
+// base64JS is a page's function base64(bytes): a Uint8Array, a take, as
+// base64, to come back to the test through JSON.
+const base64JS = `function base64(bytes) {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 8192) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+  return btoa(bin);
+}`
+
 // customerPage is a customer's page on another origin: it imports the SDK
 // as an ES module from voxgate and asks its own backend for client tokens.
 const customerPage = `<!doctype html>
@@ -160,11 +168,7 @@ async function token(user, flow) {
   return (await r.json()).client_token;
 }
 const recording = { leadSilenceSeconds: LEADQUIET, silenceSeconds: ENDQUIET, maxSeconds: 40 };
-function base64(bytes) {
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 8192) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
-  return btoa(bin);
-}
+` + base64JS + `
 window.events = [];
 window.shop = {
   module: VoiceAuthorize,
@@ -359,8 +363,9 @@ func heardAnswer(take []byte, mic micFile) (lead, corr float64, glitch string, e
 	// Where the answer as a whole fits best places the first digit (an
 	// answer may repeat a digit, so it is not searched for alone).
 	whole, _ := align(c.Samples, mic.samples[mic.from:mic.to])
+	lengths := fmt.Sprintf("the %.2f s take does not hold the %.2f s answer", float64(len(c.Samples))/audio.Rate, float64(mic.to-mic.from)/audio.Rate)
 	if whole < 0 {
-		return 0, 0, "", fmt.Errorf("the %.2f s take is shorter than the %.2f s answer", float64(len(c.Samples))/audio.Rate, float64(mic.to-mic.from)/audio.Rate)
+		return 0, 0, "", fmt.Errorf("%s: the take is shorter", lengths)
 	}
 	const slack = audio.Rate / 2
 	corr = 1
@@ -373,7 +378,7 @@ func heardAnswer(take []byte, mic micFile) (lead, corr float64, glitch string, e
 		}
 		from, to := max(0, expect-slack), min(len(c.Samples), expect+slack+len(x))
 		if to-from < len(x) {
-			return 0, 0, "", fmt.Errorf("the %.2f s take does not hold the %.2f s answer: digit %d of %d is cut off", float64(len(c.Samples))/audio.Rate, float64(mic.to-mic.from)/audio.Rate, i+1, len(mic.digits))
+			return 0, 0, "", fmt.Errorf("%s: digit %d of %d is cut off", lengths, i+1, len(mic.digits))
 		}
 		lag, cc := align(c.Samples[from:to], x)
 		if lag < 0 || cc < 0.9 {
@@ -381,7 +386,7 @@ func heardAnswer(take []byte, mic micFile) (lead, corr float64, glitch string, e
 			if how := mangled(c.Samples, x, expect); how != "" {
 				return 0, 0, what + ": " + how, nil
 			}
-			return 0, 0, "", fmt.Errorf("the %.2f s take does not hold the %.2f s answer intact: %s", float64(len(c.Samples))/audio.Rate, float64(mic.to-mic.from)/audio.Rate, what)
+			return 0, 0, "", fmt.Errorf("%s intact: %s", lengths, what)
 		}
 		if i == 0 {
 			lead = float64(from+lag) / audio.Rate
@@ -415,26 +420,12 @@ func mangled(take, x []float32, at int) string {
 		if k == n-1 {
 			from = len(x) - piece
 		}
-		p := x[from : from+piece]
-		lo, hi := max(0, at+from-win), min(len(take), at+from+piece+win)
 		// Every lag, sample by sample: align's envelope search goes astray
 		// on a quiet 25 ms piece.
-		best, lag := 0.0, 0
-		for l := lo; l+piece <= hi; l++ {
-			var xy, xx, yy float64
-			for i, v := range p {
-				y := float64(take[l+i])
-				xy += float64(v) * y
-				xx += float64(v) * float64(v)
-				yy += y * y
-			}
-			if xx > 0 && yy > 0 && xy/math.Sqrt(xx*yy) > best {
-				best, lag = xy/math.Sqrt(xx*yy), l-(at+from)
-			}
-		}
+		lag, best := scan(take, x[from:from+piece], at+from-win, at+from+win)
 		switch {
 		case best >= 0.9:
-			offsets[lag] = true
+			offsets[lag-(at+from)] = true
 		case k == 0 || k == n-1:
 			return "" // the digit's start or end is missing
 		case !slices.ContainsFunc(take[at+from:at+from+piece], func(v float32) bool { return v != 0 }):
@@ -483,18 +474,6 @@ func align(y, x []float32) (lag int, corr float64) {
 		}
 		return e
 	}
-	ncc := func(y, x []float64) float64 {
-		var xy, xx, yy float64
-		for i, v := range x {
-			xy += v * y[i]
-			xx += v * v
-			yy += y[i] * y[i]
-		}
-		if xx == 0 || yy == 0 {
-			return 0
-		}
-		return xy / math.Sqrt(xx*yy)
-	}
 	ey, ex := env(y), env(x)
 	coarse, best := 0, -2.0
 	for l := 0; l+len(ex) <= len(ey); l++ {
@@ -502,21 +481,36 @@ func align(y, x []float32) (lag int, corr float64) {
 			coarse, best = l, c
 		}
 	}
-	xs := make([]float64, len(x))
-	for i, v := range x {
-		xs[i] = float64(v)
-	}
-	ys := make([]float64, len(y))
-	for i, v := range y {
-		ys[i] = float64(v)
-	}
+	return scan(y, x, (coarse-2)*hop, (coarse+2)*hop)
+}
+
+// scan returns the offset l in lo..hi, with x wholly inside y, where the
+// normalised correlation of x and y[l:] peaks, and that correlation; -1
+// and -2 when no offset fits.
+func scan(y, x []float32, lo, hi int) (lag int, corr float64) {
 	lag, corr = -1, -2
-	for l := max(0, (coarse-2)*hop); l <= min(len(y)-len(x), (coarse+2)*hop); l++ {
-		if c := ncc(ys[l:], xs); c > corr {
+	for l := max(0, lo); l <= min(len(y)-len(x), hi); l++ {
+		if c := ncc(y[l:], x); c > corr {
 			lag, corr = l, c
 		}
 	}
 	return lag, corr
+}
+
+// ncc is the normalised correlation of x and y[:len(x)], 0 when either
+// is silent.
+func ncc[T float32 | float64](y, x []T) float64 {
+	var xy, xx, yy float64
+	for i, v := range x {
+		a, b := float64(v), float64(y[i])
+		xy += a * b
+		xx += a * a
+		yy += b * b
+	}
+	if xx == 0 || yy == 0 {
+		return 0
+	}
+	return xy / math.Sqrt(xx*yy)
 }
 
 // browser is one headless Chromium whose microphone plays a WAV file.
@@ -1015,13 +1009,11 @@ func TestConsolePagesInChromium(t *testing.T) {
 		b.screenshot(shots, "03-try-enrolled-challenge")
 		var ok bool
 		b.await(`(() => {
+  `+base64JS+`
   const sdk = window.VoiceAuthorize, send = sdk.sendVoice;
   window.sentTake = null;
   sdk.sendVoice = async function (o) {
-    const bytes = new Uint8Array(await o.audio.arrayBuffer());
-    let bin = "";
-    for (let i = 0; i < bytes.length; i += 8192) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
-    window.sentTake = btoa(bin);
+    window.sentTake = base64(new Uint8Array(await o.audio.arrayBuffer()));
     sdk.sendVoice = send;
     return send.apply(this, arguments);
   };
