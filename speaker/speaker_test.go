@@ -542,11 +542,7 @@ func TestUpperBandOnlyWhereBothHaveIt(t *testing.T) {
 	if !nw.upper || nn.upper {
 		t.Fatalf("upper band: wideband %v, 8 kHz copy %v; want true, false", nw.upper, nn.upper)
 	}
-	var up float64
-	for _, v := range en[m.split:] {
-		up += float64(v) * float64(v)
-	}
-	if up > 1e-4 {
+	if up := tensor.Dot(en[m.split:], en[m.split:]); up > 1e-4 {
 		t.Errorf("8 kHz copy keeps %.2g of its energy in the upper band, want ~0", up)
 	}
 	// By hand: the cosine of the parts before the upper band, the LDA part
@@ -570,7 +566,7 @@ func TestUpperBandOnlyWhereBothHaveIt(t *testing.T) {
 	if m.lowScale <= 1 || m.highScale >= 1 {
 		t.Errorf("without the upper band the LDA part should gain weight: scales %v, %v", m.lowScale, m.highScale)
 	}
-	if got, full := m.sim(ew, nw, ew, nw), 1.0; math.Abs(got-full) > 1e-5 {
+	if got := m.sim(ew, nw, ew, nw); math.Abs(got-1) > 1e-5 {
 		t.Errorf("sim with itself = %v, want 1", got)
 	}
 }
