@@ -101,6 +101,24 @@ def gate(logmel, mask):
     d = np.median(y[:, GATE_FIRST:].mean(1) - y[:, HB_FIRST:HB_FIRST + _nhb].mean(1))
     return float(1 / (1 + np.exp(-(d + GATE_BIAS) / GATE_SLOPE)))
 
+def part_sim(A, B, lda_end, ub_start, wu, nb_weight, hb_weight):
+    """speaker.Model.sim for the rows of A and B, laid out [LDA part | high
+    band | gated upper band] with the upper band's weight wu and the LDA
+    part's hb_weight: the cosine when both have the upper band (its gate,
+    read back from the parts' norms, at least 0.5); otherwise over the LDA
+    and high-band parts alone, reweighted to nb_weight and 1 - nb_weight:
+    what one recording lacks is no evidence, and without the upper band the
+    LDA part (trained on telephone copies too) deserves more weight."""
+    A, B = np.atleast_2d(A), np.atleast_2d(B)
+    sl2, sh2 = nb_weight / hb_weight, (1 - nb_weight) / (1 - hb_weight - wu)  # the parts' squared scales then
+    def split(E):
+        nl = (E[:, :lda_end] ** 2).sum(1); nh = (E[:, lda_end:ub_start] ** 2).sum(1); nu = (E[:, ub_start:] ** 2).sum(1)
+        return nl + nh + nu, sl2 * nl + sh2 * nh, nu >= 0.25 * wu / (1 - wu) * (nl + nh)
+    na, la, ha = split(A); nb_, lb, hb_ = split(B)
+    full = (A @ B.T) / np.sqrt(np.outer(na, nb_))
+    low = (sl2 * A[:, :lda_end] @ B[:, :lda_end].T + sh2 * A[:, lda_end:ub_start] @ B[:, lda_end:ub_start].T) / np.sqrt(np.outer(la, lb))
+    return np.where(ha[:, None] & hb_[None, :], full, low)
+
 def feats(logmel, mask):
     return stats(frames(logmel, mask)), hb_stats(logmel, mask), ub_stats(logmel, mask), gate(logmel, mask)
 
@@ -206,24 +224,10 @@ def main():
     cohort16 = np.concatenate([embedf([(X[i],) + h for i, h in zip(full, hbfull)]), embedf(crops)])[:, :used].astype(np.float16)
     cohort = np.zeros((len(cohort16), LDA)); cohort[:, :used] = cohort16
     cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)
-    ub0 = informative + nhb  # the upper band's first entry
     wn = a.nb_weight  # the LDA part's weight when the upper band is not shared
-    sl2, sh2 = (wn / w, (1 - wn) / (1 - w - wu)) if nub else (1, 1)  # squared scales of the two parts then
     def sim(A, B):
-        """Cosine of rows of A and B when both have the upper band (its gate
-        recovered from the parts' norms: >= 0.5); otherwise over the LDA and
-        high-band parts alone, reweighted to nb_weight and 1 - nb_weight:
-        what one recording lacks is no evidence, and without the upper band
-        the LDA part (trained on telephone copies too) deserves more weight."""
-        A, B = np.atleast_2d(A), np.atleast_2d(B)
-        if not nub: return A @ B.T
-        def split(E):
-            nl = (E[:, :informative] ** 2).sum(1); nh = (E[:, informative:ub0] ** 2).sum(1); nu = (E[:, ub0:] ** 2).sum(1)
-            return nl + nh + nu, sl2 * nl + sh2 * nh, nu >= 0.25 * wu / (1 - wu) * (nl + nh)
-        na, la, ha = split(A); nb_, lb, hb_ = split(B)
-        full_ = (A @ B.T) / np.sqrt(np.outer(na, nb_))
-        low = (sl2 * A[:, :informative] @ B[:, :informative].T + sh2 * A[:, informative:ub0] @ B[:, informative:ub0].T) / np.sqrt(np.outer(la, lb))
-        return np.where(ha[:, None] & hb_[None, :], full_, low)
+        if not nub: return np.atleast_2d(A) @ np.atleast_2d(B).T
+        return part_sim(A, B, informative, informative + nhb, wu, wn, w)
     topk = min(TOPK, len(cohort) // 2)
     def snstats(e):
         s = np.sort(sim(e, cohort), axis=-1)[..., ::-1][..., :topk]; m, d = s.mean(-1), s.std(-1) + 1e-6

@@ -52,18 +52,12 @@ def fuse(a,h,h2,g,w):
     if WU: e.append(np.sqrt(WU)*np.asarray(g)[...,None]*h2)
     e=np.concatenate(e,-1); return e/np.linalg.norm(e,axis=-1,keepdims=True)
 WN=float(os.environ.get('WN','0'))  # > 0: the LDA part's weight when the upper band is not shared (v5's nb_weight)
+sys.path.insert(0,'/work/main/train/speaker')
+from train_stats import part_sim
 def sim(X,Y,w):
-    """v5's Model.sim: the cosine when both have the upper band (gate >= 0.5),
-    else the LDA and high-band parts alone, reweighted to WN and 1-WN."""
-    X,Y=np.atleast_2d(X),np.atleast_2d(Y)
-    if not (WU and WN): return X@Y.T
-    L=A.shape[1]; U=L+CH.shape[1]; sl,sh=WN/w,(1-WN)/(1-w-WU)
-    def sp(E):
-        nl=(E[:,:L]**2).sum(1); nh=(E[:,L:U]**2).sum(1); nu=(E[:,U:]**2).sum(1)
-        return sl*nl+sh*nh, nu>=0.25*WU/(1-WU)*(nl+nh)
-    lx,hx=sp(X); ly,hy=sp(Y)
-    low=(sl*X[:,:L]@Y[:,:L].T+sh*X[:,L:U]@Y[:,L:U].T)/np.sqrt(np.outer(lx,ly))
-    return np.where(hx[:,None]&hy[None,:],X@Y.T,low)
+    """v5's Model.sim (train_stats.part_sim) with the LDA part weighted w."""
+    if not (WU and WN): return np.atleast_2d(X)@np.atleast_2d(Y).T
+    L=A.shape[1]; return part_sim(X,Y,L,L+CH.shape[1],WU,WN,w)
 def run(w,W=2):
     coh=fuse(A,CH,CH2 if WU else None,G if WU else None,w)
     res=[]
