@@ -166,7 +166,7 @@ const (
 
 // tries bounds how often a browser test records again after Chromium's
 // fake microphone mangled a take (heardAnswer). The glitches come and go
-// on their own: 2 takes in 38 on an idle 2-core machine, 3 in 25 with busy
+// on their own: 2 takes in 38 on an idle 2-core machine, 9 in 51 with busy
 // loops beside Chromium (docs/PERFORMANCE.md), so even at 1 in 3 five in a
 // row is one stage in 250. A recorder that damaged every take still fails
 // every time.
