@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"voxgate"
 	"voxgate/engine"
@@ -34,13 +35,21 @@ type bioEnv struct {
 	sealKey  []byte
 	tokenKey ed25519.PrivateKey
 	cfg      service.Config
+	now      func() time.Time // the service's clock; nil: the real one
 }
 
 func newBioEnv(t *testing.T, cfg service.Config) *bioEnv {
 	t.Helper()
+	return newBioEnvAt(t, cfg, nil)
+}
+
+// newBioEnvAt is newBioEnv with now as the service's clock (nil: the real
+// one).
+func newBioEnvAt(t *testing.T, cfg service.Config, now func() time.Time) *bioEnv {
+	t.Helper()
 	key := bytes.Repeat([]byte{7}, 32)
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
-	b := &bioEnv{dbPath: filepath.Join(t.TempDir(), "voxgate.db"), sealKey: key, tokenKey: tokenKey, cfg: cfg}
+	b := &bioEnv{dbPath: filepath.Join(t.TempDir(), "voxgate.db"), sealKey: key, tokenKey: tokenKey, cfg: cfg, now: now}
 	b.start(t)
 	return b
 }
@@ -57,7 +66,7 @@ func (b *bioEnv) start(t *testing.T) {
 	if eng == nil {
 		eng = enginetest.Engine(t)
 	}
-	svc := service.New(db, service.Options{Engine: eng, Sealer: sealer, Tokens: voicetoken.New(b.tokenKey), Config: b.cfg})
+	svc := service.New(db, service.Options{Engine: eng, Sealer: sealer, Tokens: voicetoken.New(b.tokenKey), Config: b.cfg, Now: b.now})
 	api := New(svc, Options{})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(func() { srv.Close(); db.Close() })
