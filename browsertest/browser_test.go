@@ -378,6 +378,7 @@ func (s *server) drawChallenge(start func() (id, challenge string), who string) 
 			s.t.Fatal(err)
 		}
 		var scores []string
+		legible := true
 		for i, off := range phraseOffsets {
 			x := append(make([]float32, off, off+len(an.Clip.Samples)), an.Clip.Samples...)
 			r, err := s.eng.Phrase.Check(context.Background(), x, an.Clip.SourceRate, challenge)
@@ -389,10 +390,11 @@ func (s *server) drawChallenge(start func() (id, challenge string), who string) 
 			}
 			scores = append(scores, fmt.Sprintf("%.2f", r.Score))
 			if r.Score < r.Threshold+phraseMargin {
+				legible = false
 				break // refused: the other offsets need not be read
 			}
 		}
-		if len(scores) == len(phraseOffsets) {
+		if legible {
 			s.t.Logf("challenge %q for %s after %d refused draws: the files score %.2f at the lowest of %d offsets (threshold %.2f; %s)",
 				challenge, who, len(seen), direct.Score, len(phraseOffsets), direct.Threshold, strings.Join(scores, " "))
 			return id, challenge, fsdd(s.t, who, challenge, 1, fileLead, fileTrail), direct
