@@ -15,8 +15,9 @@
 # upper band are compared without it, the other parts reweighted to WN, 1-WN.
 #   HI=3400 NC=10 AUG=1 WU=0.15 WS=0.65,0.55 /usr/bin/python3 highband_fusion.py
 #   HI=3400 NC=10 AUG=1 WU=0.15 WN=0.8 WS=0.55 /usr/bin/python3 highband_fusion.py (v5)
-import sys
-sys.path.insert(0,'/work/main/train/speaker/research')
+import os,sys
+_here=os.path.dirname(os.path.abspath(__file__))
+sys.path[:0]=[_here,os.path.dirname(_here)]  # domain_cohort, exp_sysx; train_stats
 sys.argv=[sys.argv[0],'base-match-dom']+sys.argv[1:]
 from domain_cohort import *
 from exp_sysx import FE
@@ -52,7 +53,6 @@ def fuse(a,h,h2,g,w):
     if WU: e.append(np.sqrt(WU)*np.asarray(g)[...,None]*h2)
     e=np.concatenate(e,-1); return e/np.linalg.norm(e,axis=-1,keepdims=True)
 WN=float(os.environ.get('WN','0'))  # > 0: the LDA part's weight when the upper band is not shared (v5's nb_weight)
-sys.path.insert(0,'/work/main/train/speaker')
 from train_stats import part_sim
 def sim(X,Y,w):
     """v5's Model.sim (train_stats.part_sim) with the LDA part weighted w."""
