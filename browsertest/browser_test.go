@@ -481,39 +481,32 @@ func heardAnswer(take []byte, mic micFile) (lead, corr float64, glitch string, e
 // 0.5 s after). The digit's bound is placed by the first of its first (or
 // last) eight 25 ms pieces found intact (correlation at least 0.9) within
 // 0.5 s of where it belongs: a glitch of the capture device may have
-// damaged the others, and it may have skipped 0.3 s before them. It returns which bound is missing, or "".
+// damaged the others, and it may have skipped 0.3 s before them. It
+// returns which bound is missing, or "".
 func boundsHeld(take []float32, mic micFile, i, at int) string {
-	const piece, win, margin = audio.Rate / 40, audio.Rate / 2, audio.Rate / 20
+	const size, win, margin = audio.Rate / 40, audio.Rate / 2, audio.Rate / 20 // a piece is 25 ms
 	d := mic.digits[i]
 	x := mic.samples[d[0]:d[1]]
-	n := min(8, len(x)/piece)
-	// bound returns where in take the piece of x at from says x begins,
-	// or false when that piece is not there.
-	bound := func(from int) (int, bool) {
-		lag, c := scan(take, x[from:from+piece], at+from-win, at+from+win)
-		return lag - from, c >= 0.9
-	}
-	if i == 0 {
-		held := false
+	n := min(8, len(x)/size)
+	// begins returns where in take x begins, placed by the first of its
+	// eight pieces at piece(0), piece(1), ... found intact, or false when
+	// none is.
+	begins := func(piece func(k int) int) (int, bool) {
 		for k := range n {
-			if start, ok := bound(k * piece); ok {
-				held = start >= margin
-				break
+			from := piece(k)
+			if lag, c := scan(take, x[from:from+size], at+from-win, at+from+win); c >= 0.9 {
+				return lag - from, true
 			}
 		}
-		if !held {
+		return 0, false
+	}
+	if i == 0 {
+		if start, ok := begins(func(k int) int { return k * size }); !ok || start < margin {
 			return "the take does not begin before the answer does"
 		}
 	}
 	if i == len(mic.digits)-1 {
-		held := false
-		for k := range n {
-			if start, ok := bound(len(x) - (k+1)*piece); ok {
-				held = len(take)-(start+len(x)) >= margin
-				break
-			}
-		}
-		if !held {
+		if start, ok := begins(func(k int) int { return len(x) - (k+1)*size }); !ok || len(take)-(start+len(x)) < margin {
 			return "the take ends before the answer does"
 		}
 	}
