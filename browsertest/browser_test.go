@@ -775,6 +775,18 @@ func outDir(t *testing.T) string {
 	return t.ArtifactDir()
 }
 
+// keepTake writes a take the test is about to report to dir/name, for a
+// person to listen to, and returns its path. A failure to write is logged,
+// not fatal: the take is the evidence, the verdict is the test's.
+func keepTake(t *testing.T, dir, name string, take []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, take, 0o644); err != nil {
+		t.Logf("keeping the take: %v", err)
+	}
+	return p
+}
+
 func (b *browser) screenshot(dir, name string) {
 	b.t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
@@ -902,8 +914,7 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 		}
 		lead, corr, glitch, err := heardAnswer(enrolled.Takes[0], enrollment)
 		if err != nil || glitch != "" {
-			p := filepath.Join(outDir(t), user+"-enrollment-take.wav")
-			os.WriteFile(p, enrolled.Takes[0], 0o644)
+			p := keepTake(t, outDir(t), user+"-enrollment-take.wav", enrolled.Takes[0])
 			if err != nil {
 				t.Fatalf("the enrollment take (written to %s): %v", p, err)
 			}
@@ -964,8 +975,7 @@ func TestSDKEnrollsAndAnswersDigitsChallengeInChromium(t *testing.T) {
 			b.await(fmt.Sprintf("window.shop.record(%d)", lateMs), &out)
 			lead, corr, glitch, err := heardAnswer(out.WAV, mic)
 			if err != nil || glitch != "" {
-				p := filepath.Join(outDir(t), who+"-take.wav")
-				os.WriteFile(p, out.WAV, 0o644)
+				p := keepTake(t, outDir(t), who+"-take.wav", out.WAV)
 				if err != nil {
 					t.Fatalf("%v; written to %s", err, p)
 				}
@@ -1154,8 +1164,7 @@ func TestConsolePagesInChromium(t *testing.T) {
 		for i, take := range takes {
 			_, _, how, err := heardAnswer(take, enrollment)
 			if err != nil || how != "" {
-				p := filepath.Join(shots, fmt.Sprintf("%s-enrollment-take-%d.wav", user, i+1))
-				os.WriteFile(p, take, 0o644)
+				p := keepTake(t, shots, fmt.Sprintf("%s-enrollment-take-%d.wav", user, i+1), take)
 				if err != nil {
 					t.Fatalf("the console's enrollment take %d (written to %s): %v", i+1, p, err)
 				}
@@ -1208,8 +1217,7 @@ func TestConsolePagesInChromium(t *testing.T) {
 			if strings.HasPrefix(verdict, "accept") {
 				break
 			}
-			p := filepath.Join(shots, user+"-take.wav")
-			os.WriteFile(p, take, 0o644)
+			p := keepTake(t, shots, user+"-take.wav", take)
 			_, _, how, err := heardAnswer(take, mic)
 			if how == "" {
 				t.Fatalf("the console refused the genuine answer (the files score %.2f; the take is written to %s; %v): %s", direct.Score, p, err, verdict)
