@@ -31,9 +31,11 @@ vet:
 # The whole suite once normally (real data, real servers), then again under
 # the race detector with -short, which skips only the slowest numeric parity
 # runs (they have no goroutines of their own to race). The real-browser
-# tests run on their own, after the other packages: Chromium's fake
-# microphone drops audio when its capture thread competes for the CPU with
-# the packages go test runs beside it (docs/PERFORMANCE.md).
+# tests run on their own, after the other packages: their takes are
+# sample-exact under any load, but one of them records through Chromium's
+# capture device, which drops audio when it competes for the CPU
+# (docs/PERFORMANCE.md), and real-time recording is slower still beside
+# the CPU-heavy packages.
 test: test-deps fmt-check vet
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/browsertest$$')
 	$(GO) test -count=1 -timeout 20m ./browsertest

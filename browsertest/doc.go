@@ -1,14 +1,18 @@
 // Package browsertest proves voxgate's browser side in a real browser:
-// headless Chromium, driven over the DevTools protocol, with a WAV file
-// standing in for the microphone, runs the VoiceAuthorize SDK and the
-// evaluation console against a real voxgate server with the real engine.
+// headless Chromium, driven over the DevTools protocol, runs the
+// VoiceAuthorize SDK and the evaluation console against a real voxgate
+// server with the real engine, with FSDD recordings as the microphone.
 //
-// Chromium's fake microphone plays its file from the start for every new
-// capture stream and loops it, whatever the page is doing; the recorder
-// waits for a second of quiet before a take may start, so each take is the
-// next whole answer however late it attaches under load, and the tests
-// check each take against the file it came from, sample by sample.
+// The microphone is the test's: a WAV played inside the AudioContext that
+// records it (testMicrophoneJS), from the start for every capture stream
+// and looping, as Chromium's fake capture device plays its file. Everything
+// downstream is the SDK's own code, and because the source is rendered in
+// the same audio quanta as the recorder, every take is sample-exact however
+// loaded the machine is: the tests check each take against the file it came
+// from, sample for sample, and a damaged take is a failure, never retried.
+// One test records through Chromium's own capture stack as well, held only
+// to what survives that stack's dropouts under load.
 //
-// It holds tests only; they skip under -short and without Chromium or
-// ../shared, and fail instead when CI is set.
+// It holds tests only; the browser tests skip under -short and without
+// Chromium or ../shared, and fail instead when CI is set.
 package browsertest
