@@ -12,7 +12,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,25 +124,8 @@ func (s *server) post(path, key string, body any) (int, map[string]any) {
 // send POSTs body to voxgate with an API key and decodes the JSON answer.
 func (s *server) send(path, key, contentType string, body io.Reader) (int, map[string]any) {
 	s.t.Helper()
-	return s.request("POST", path, key, contentType, body)
-}
-
-// deleteProfile deletes user's profile through the API, as the customer's
-// backend would.
-func (s *server) deleteProfile(user string) {
-	s.t.Helper()
-	if st, body := s.request("DELETE", "/v1/profiles/"+url.PathEscape(user), s.admin, "", nil); st != http.StatusOK || body["deleted"] != true {
-		s.t.Fatalf("deleting %s: %d %v", user, st, body)
-	}
-}
-
-// request sends body to voxgate with an API key and decodes the JSON answer.
-func (s *server) request(method, path, key, contentType string, body io.Reader) (int, map[string]any) {
-	s.t.Helper()
-	req, _ := http.NewRequest(method, s.voxgate.URL+path, body)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	req, _ := http.NewRequest("POST", s.voxgate.URL+path, body)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("x-api-key", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -548,7 +530,8 @@ func ncc[T float32 | float64](y, x []T) float64 {
 type browser struct {
 	t   *testing.T
 	ctx context.Context
-	// mic is what the microphone plays from the next capture stream on.
+	// mic, for a browser launched with launch, is what the test's
+	// microphone plays from the next capture stream on.
 	mic atomic.Pointer[[]byte]
 	// micPath, for a browser launched with launchCapture, is the file
 	// Chromium's own fake capture device plays.
@@ -648,7 +631,6 @@ func launchCapture(t *testing.T, mic []byte) *browser {
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-file-for-fake-audio-capture", micPath),
 	)
-	b.mic.Store(&mic)
 	b.micPath = micPath
 	return b
 }
@@ -714,8 +696,8 @@ func start(t *testing.T, flags ...chromedp.ExecAllocatorOption) *browser {
 // replaced atomically.
 func (b *browser) play(mic []byte) {
 	b.t.Helper()
-	b.mic.Store(&mic)
 	if b.micPath == "" {
+		b.mic.Store(&mic)
 		return
 	}
 	tmp := b.micPath + ".new"
