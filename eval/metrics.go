@@ -91,6 +91,34 @@ func (s Scores) DET() []Point {
 	return pts
 }
 
+// AtFAR returns the operating point of the DET sweep with the lowest
+// threshold whose measured FAR is at most maxFAR: the most accepting
+// threshold that keeps the false accepts counted on these nontargets within
+// the budget, so its FRR is the lowest any threshold reaches at that budget
+// (the "FRR at FAR 1 %" of biometric reports, measured rather than taken
+// from the calibration's promise).
+//
+// The thresholds are the scores themselves (accept when score >= Threshold),
+// so tied scores are accepted or rejected together: a nontarget tied with
+// targets cannot be rejected without them. Edges:
+//   - no nontargets: every point has FAR 0, so it is the first point, which
+//     accepts everything (FRR 0; Threshold the lowest score, -Inf without
+//     any score);
+//   - a nontarget at the very top (above or tied with every target) when
+//     the budget allows no false accept: only rejecting everything qualifies,
+//     the last point with Threshold +Inf and FRR 1 (0 without targets);
+//   - maxFAR below 0 (or NaN): no point qualifies and it returns that same
+//     reject-everything point, the strictest there is.
+func (s Scores) AtFAR(maxFAR float64) Point {
+	pts := s.DET()
+	for _, p := range pts { // FAR never increases along the sweep
+		if p.FAR <= maxFAR {
+			return p
+		}
+	}
+	return pts[len(pts)-1]
+}
+
 // EER returns the equal error rate and the threshold where it is reached.
 //
 // It walks the DET sweep to the first operating point where FRR >= FAR and

@@ -115,3 +115,47 @@ func TestDETIsMonotoneAndSpansCorners(t *testing.T) {
 		}
 	}
 }
+
+func TestAtFARPicksLowestThresholdWithinTheBudget(t *testing.T) {
+	inf := math.Inf(1)
+	// 10 nontargets 0..9 and 4 targets: FAR steps by 0.1 per nontarget left below.
+	ten := Scores{Target: []float64{5.5, 8.5, 9.5, 10}, Nontarget: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}
+	tests := []struct {
+		name   string
+		s      Scores
+		maxFAR float64
+		want   Point
+	}{
+		// FAR 0.1 (only nontarget 9 accepted) from threshold 8.5 up: the
+		// lowest, 8.5, keeps target 8.5 and loses only 5.5.
+		{"budget of one false accept", ten, 0.1, Point{Threshold: 8.5, FAR: 0.1, FRR: 0.25}},
+		// A budget between two steps stops at the step below it.
+		{"budget between steps", ten, 0.25, Point{Threshold: 8, FAR: 0.2, FRR: 0.25}},
+		// 1 % of 10 nontargets allows none: reject nontarget 9, keep 9.5 and 10.
+		{"budget below one trial", ten, 0.01, Point{Threshold: 9.5, FAR: 0, FRR: 0.5}},
+		{"budget of everything", ten, 1, Point{Threshold: 0, FAR: 1, FRR: 0}},
+		{"perfect separation", Scores{Target: []float64{3, 4}, Nontarget: []float64{1, 2}}, 0.001, Point{Threshold: 3, FAR: 0, FRR: 0}},
+		// A nontarget tied with the top target: the tie cannot be split, so
+		// only rejecting everything reaches FAR 0.
+		{"tie at the top", Scores{Target: []float64{1, 2}, Nontarget: []float64{0, 2}}, 0.01, Point{Threshold: inf, FAR: 0, FRR: 1}},
+		{"nontargets above every target", Scores{Target: []float64{1, 2}, Nontarget: []float64{3, 4}}, 0.01, Point{Threshold: inf, FAR: 0, FRR: 1}},
+		{"nontargets above every target, loose budget", Scores{Target: []float64{1, 2}, Nontarget: []float64{3, 4}}, 0.5, Point{Threshold: 4, FAR: 0.5, FRR: 1}},
+		{"no nontargets accepts everything", Scores{Target: []float64{1, 2}}, 0.01, Point{Threshold: 1, FAR: 0, FRR: 0}},
+		{"no targets", Scores{Nontarget: []float64{1, 2}}, 0.01, Point{Threshold: inf, FAR: 0, FRR: 0}},
+		{"no scores", Scores{}, 0.01, Point{Threshold: math.Inf(-1), FAR: 0, FRR: 0}},
+		{"negative budget rejects everything", ten, -1, Point{Threshold: inf, FAR: 0, FRR: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.s.AtFAR(tc.maxFAR)
+			if got.Threshold != tc.want.Threshold || !near(got.FAR, tc.want.FAR) || !near(got.FRR, tc.want.FRR) {
+				t.Errorf("AtFAR(%v) = %+v, want %+v", tc.maxFAR, got, tc.want)
+			}
+			if !math.IsInf(got.Threshold, 0) {
+				if far, frr := tc.s.Rates(got.Threshold); !near(far, got.FAR) || !near(frr, got.FRR) {
+					t.Errorf("Rates(%v) = %v, %v, disagreeing with %+v", got.Threshold, far, frr, got)
+				}
+			}
+		})
+	}
+}

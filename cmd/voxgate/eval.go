@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,22 +11,18 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"voxgate"
 	"voxgate/antispoof"
 	"voxgate/eval"
 	"voxgate/phrase"
-	"voxgate/service"
-	"voxgate/store/sqlite"
 )
 
 // evalOptions are the flags of `voxgate eval`.
 type evalOptions struct {
 	asJSON    bool
+	outsiders bool
 	plot      string
 	models    string
 	targetFAR float64
@@ -38,6 +33,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("eval", stderr)
 	var o evalOptions
 	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object")
+	fs.BoolVar(&o.outsiders, "outsiders", false, "score each nontarget trial in a tenant where the impostor is not enrolled (outsider impostors; one extra enrollment of the set per impostor)")
 	fs.StringVar(&o.plot, "plot", "", "draw the DET curves of all sets into `FILE.png`")
 	fs.StringVar(&o.models, "models", envOr("VOXGATE_MODELS", ""), "models `DIR` (default ./models, then ../shared/models)")
 	fs.Float64Var(&o.targetFAR, "far", 0.01, "target false-accept rate of the operating threshold")
@@ -57,7 +53,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		args = fs.Args()[1:]
 	}
 	if len(dirs) == 0 {
-		fmt.Fprintln(stderr, "usage: voxgate eval SETDIR... [--json] [--plot FILE.png] [--models DIR] [--far 0.01]")
+		fmt.Fprintln(stderr, "usage: voxgate eval SETDIR... [--json] [--outsiders] [--plot FILE.png] [--models DIR] [--far 0.01]")
 		return errUsage
 	}
 	modelsDir, err := resolveModels(o.models)
@@ -71,7 +67,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	report := evalReport{Sets: map[string]*setReport{}}
+	report := evalReport{Sets: map[string]*setReport{}, Protocol: protocolInsiders}
+	if o.outsiders {
+		report.Protocol = protocolOutsiders
+	}
 	var audioSeconds, cpuSeconds float64
 	var curves []eval.Curve
 	for _, dir := range dirs {
@@ -149,10 +148,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 type evalReport struct {
-	Sets         map[string]*setReport `json:"sets"`
-	RTF          float64               `json:"rtf"`
-	ModelVersion string                `json:"model_version"`
-	TargetFAR    float64               `json:"target_far"`
+	Sets map[string]*setReport `json:"sets"`
+	// Protocol says whether the nontarget trials' impostors were enrolled
+	// users of the tenant ("insiders", the sets' own protocol) or not
+	// ("outsiders", --outsiders).
+	Protocol     string  `json:"protocol"`
+	RTF          float64 `json:"rtf"`
+	ModelVersion string  `json:"model_version"`
+	TargetFAR    float64 `json:"target_far"`
 }
 
 type setReport struct {
@@ -174,13 +177,22 @@ type spoofReport struct {
 }
 
 type speakerReport struct {
-	EER             float64 `json:"eer"`
-	MinDCF          float64 `json:"min_dcf"`
-	FAR             float64 `json:"far"`
-	FRR             float64 `json:"frr"`
-	Threshold       float64 `json:"threshold"`
-	TargetTrials    int     `json:"target_trials"`
-	NontargetTrials int     `json:"nontarget_trials"`
+	EER       float64 `json:"eer"`
+	MinDCF    float64 `json:"min_dcf"`
+	FAR       float64 `json:"far"`
+	FRR       float64 `json:"frr"`
+	Threshold float64 `json:"threshold"`
+	// FRRAtFAR1pct and FRRAtFAR01pct are the false-reject rates at the
+	// lowest thresholds whose false-accept rate measured on these trials is
+	// at most 1 % and 0.1 % (eval.Scores.AtFAR): what a threshold set on
+	// the data itself would give, beside FAR and FRR at the calibrated
+	// one. A threshold is null when only rejecting every trial gets there.
+	FRRAtFAR1pct        float64  `json:"frr_at_far_1pct"`
+	ThresholdAtFAR1pct  *float64 `json:"threshold_at_far_1pct"`
+	FRRAtFAR01pct       float64  `json:"frr_at_far_01pct"`
+	ThresholdAtFAR01pct *float64 `json:"threshold_at_far_01pct"`
+	TargetTrials        int      `json:"target_trials"`
+	NontargetTrials     int      `json:"nontarget_trials"`
 	// RefusedTrials were refused by the quality gate: they count as
 	// rejections, as the service would answer them.
 	RefusedTrials int `json:"refused_trials"`
@@ -196,201 +208,21 @@ type speakerReport struct {
 	AcceptedNontargets int `json:"accepted_nontargets"`
 }
 
-// refusedScore stands for a trial the service refused to score: below any
-// threshold, as a refusal never accepts.
-const refusedScore = -100
-
-// evalSet enrolls every model of the set and scores every trial through a
-// fresh service over a temporary SQLite store: the same calls the HTTP API
-// makes, with attempt limits and learning off so that trial order does not
-// matter.
-func evalSet(ctx context.Context, set *eval.Set, eng engineBundle, o evalOptions, stderr io.Writer) (*setReport, *eval.Scores, float64, error) {
-	rep := &setReport{}
-	if len(set.Trials) == 0 {
-		return rep, nil, 0, nil
-	}
-	tmp, err := os.MkdirTemp("", "voxgate-eval-")
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	defer os.RemoveAll(tmp)
-	db, err := sqlite.Open(ctx, filepath.Join(tmp, "eval.db"))
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	defer db.Close()
-	cfg := service.DefaultConfig()
-	cfg.DisableLimits, cfg.DisableLearning = true, true
-	cfg.RequiredSpeech = 0.5 // every model enrolls from what its set gives
-	key := make([]byte, 32)
-	rand.Read(key)
-	sealer, err := newSealer(key)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	// Synthetic-speech detection costs a second or so per trial and says
-	// nothing about speaker error rates: sets without spoof trials are
-	// scored without it (it is measured on spoof.csv sets and in IAPAR).
-	en := eng.Engine
-	hasSpoofTrials := false
-	for _, t := range set.Trials {
-		hasSpoofTrials = hasSpoofTrials || t.Label == eval.Spoof
-	}
-	if !hasSpoofTrials && en.Spoof != nil {
-		copied := *en
-		copied.Spoof = nil
-		en = &copied
-	}
-	svc := service.New(db, service.Options{Engine: en, Sealer: sealer, Config: cfg})
-	nk, err := svc.CreateKey(ctx, "eval", voxgate.ScopeAdmin, "", 0)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	actor, err := svc.Authenticate(ctx, nk.Key)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	sp := &speakerReport{}
-	var audioSeconds float64
-	var mu sync.Mutex
-	total := len(set.Trials)
-	for _, e := range set.Enroll {
-		total += len(e.Paths)
-	}
-	prog := newProgress(stderr, set.Name, total)
-	defer prog.done()
-	for _, e := range set.Enroll {
-		if _, _, err := svc.CreateProfile(ctx, actor, e.Model); err != nil {
-			return nil, nil, 0, err
-		}
-		for _, p := range e.Paths {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return nil, nil, 0, err
-			}
-			res, err := svc.Enroll(ctx, actor, e.Model, data)
-			prog.add(1)
-			switch code := voxgate.ErrorCode(err); code {
-			case "":
-				sp.EnrollSamples++
-				audioSeconds += res.Sample.DurationS
-			case voxgate.EAUDIOTOOSHORT, voxgate.ENOSPEECH, voxgate.ETOONOISY, voxgate.ECLIPPED, voxgate.ECONFLICT:
-				sp.RefusedSamples++
-			default:
-				return nil, nil, 0, fmt.Errorf("enroll %s with %s: %w", e.Model, p, err)
-			}
-		}
-	}
-	for _, e := range set.Enroll {
-		if p, err := svc.Profile(ctx, actor, e.Model); err == nil && !p.Enrolled() {
-			sp.UnenrolledModels = append(sp.UnenrolledModels, e.Model)
-		}
-	}
-	scores := &eval.Scores{}
-	var spoofTrials, spoofAccepted int
-	jobs := make(chan eval.Trial)
-	errc := make(chan error, o.workers)
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	for w := 0; w < max(1, o.workers); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range jobs {
-				if failed.Load() {
-					continue
-				}
-				data, err := os.ReadFile(t.Path)
-				if err == nil {
-					var res *service.VerifyResult
-					res, err = svc.Verify(ctx, actor, service.VerifyRequest{UserID: t.Model, Audio: data})
-					if voxgate.ErrorCode(err) == voxgate.EENROLLINCOMPLETE {
-						// Every enrollment sample of the model was refused:
-						// the service answers every trial with an error,
-						// which never accepts.
-						res, err = &service.VerifyResult{}, nil
-					}
-					if err == nil {
-						mu.Lock()
-						score := res.Calibration.NormalizedScore
-						refused := res.Quality == nil || res.Calibration == (service.Calibration{})
-						if refused {
-							score = refusedScore
-						}
-						if res.Quality != nil {
-							audioSeconds += res.Quality.DurationS
-						}
-						accepted := res.Decision.Decision == "accept"
-						switch t.Label {
-						case eval.Target:
-							scores.Target = append(scores.Target, score)
-							if accepted {
-								sp.AcceptedTargets++
-							}
-						case eval.Nontarget:
-							scores.Nontarget = append(scores.Nontarget, score)
-							if accepted {
-								sp.AcceptedNontargets++
-							}
-						case eval.Spoof:
-							spoofTrials++
-							if accepted {
-								spoofAccepted++
-							}
-						}
-						if refused && t.Label != eval.Spoof {
-							sp.RefusedTrials++
-						}
-						mu.Unlock()
-					}
-				}
-				prog.add(1)
-				if err != nil && !failed.Swap(true) {
-					errc <- fmt.Errorf("trial %s against %s: %w", t.Path, t.Model, err)
-				}
-			}
-		}()
-	}
-	for _, t := range set.Trials {
-		jobs <- t
-	}
-	close(jobs)
-	wg.Wait()
-	close(errc)
-	if err := <-errc; err != nil {
-		return nil, nil, 0, err
-	}
-	sort.Float64s(scores.Target)
-	sort.Float64s(scores.Nontarget)
-	if len(scores.Target) > 0 && len(scores.Nontarget) > 0 {
-		eer, _ := scores.EER()
-		dcf, _ := scores.MinDCF(0.01)
-		thr := eng.Engine.Calibration.Threshold
-		far, frr := scores.Rates(thr)
-		sp.EER, sp.MinDCF, sp.FAR, sp.FRR, sp.Threshold = round4(eer), round4(dcf), round4(far), round4(frr), round4(thr)
-		sp.TargetTrials, sp.NontargetTrials = len(scores.Target), len(scores.Nontarget)
-		rep.Speaker = sp
-	}
-	if spoofTrials > 0 {
-		iapar := round4(float64(spoofAccepted) / float64(spoofTrials))
-		rep.Spoof = &spoofReport{IAPAR: &iapar, SpoofTrials: spoofTrials}
-	}
-	return rep, scores, audioSeconds, nil
-}
-
 func printReport(w io.Writer, r evalReport) {
 	names := make([]string, 0, len(r.Sets))
 	for n := range r.Sets {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "model %s, operating point FAR %.3g\n\n", r.ModelVersion, r.TargetFAR)
-	fmt.Fprintf(w, "%-18s %7s %7s %7s %7s %9s %8s %8s %8s %7s\n", "set", "EER", "minDCF", "FAR", "FRR", "threshold", "targets", "nontgt", "refused", "RTF")
+	fmt.Fprintf(w, "model %s, operating point FAR %.3g, impostors: %s\n\n", r.ModelVersion, r.TargetFAR, r.Protocol)
+	fmt.Fprintf(w, "%-18s %7s %7s %7s %7s %9s %10s %9s %10s %9s %8s %8s %8s %7s\n", "set", "EER", "minDCF", "FAR", "FRR", "threshold",
+		"FRR@FAR1%", "at thr", "FRR@FAR.1%", "at thr", "targets", "nontgt", "refused", "RTF")
 	for _, n := range names {
 		s := r.Sets[n]
 		if sp := s.Speaker; sp != nil {
-			fmt.Fprintf(w, "%-18s %6.2f%% %7.4f %6.2f%% %6.2f%% %9.4f %8d %8d %8d %7.4f\n", n, 100*sp.EER, sp.MinDCF, 100*sp.FAR, 100*sp.FRR,
-				sp.Threshold, sp.TargetTrials, sp.NontargetTrials, sp.RefusedTrials, s.RTF)
+			fmt.Fprintf(w, "%-18s %6.2f%% %7.4f %6.2f%% %6.2f%% %9.4f %9.2f%% %9s %9.2f%% %9s %8d %8d %8d %7.4f\n", n, 100*sp.EER, sp.MinDCF, 100*sp.FAR, 100*sp.FRR,
+				sp.Threshold, 100*sp.FRRAtFAR1pct, thresholdText(sp.ThresholdAtFAR1pct), 100*sp.FRRAtFAR01pct, thresholdText(sp.ThresholdAtFAR01pct),
+				sp.TargetTrials, sp.NontargetTrials, sp.RefusedTrials, s.RTF)
 		}
 	}
 	for _, n := range names {
@@ -411,6 +243,15 @@ func printReport(w io.Writer, r evalReport) {
 		}
 	}
 	fmt.Fprintf(w, "\nreal-time factor (CPU seconds per audio second): %.4f\n", r.RTF)
+}
+
+// thresholdText prints a report threshold; "reject" stands for the null
+// one, where only rejecting every trial reaches the false-accept rate.
+func thresholdText(t *float64) string {
+	if t == nil {
+		return "reject"
+	}
+	return fmt.Sprintf("%.4f", *t)
 }
 
 // cpuTime returns this process's user+system CPU seconds.
