@@ -29,6 +29,9 @@ type SetResult struct {
 	// AASISTEER is the raw AASIST score's EER on the same files and
 	// windows, for comparison.
 	AASISTEER float64 `json:"aasist_eer"`
+	// Groups splits the figures by attack family (spoof rows) and by bona
+	// fide corpus (see Family): APCER or BPCER at the threshold, and EER.
+	Groups []GroupResult `json:"groups"`
 	// Files holds each file's verdict, in CSV order.
 	Files []FileVerdict `json:"-"`
 }
@@ -129,6 +132,7 @@ func EvalSet(ctx context.Context, d *Detector, csvPath string) (SetResult, error
 	if len(bona) > 0 {
 		res.BPCER = float64(rejected) / float64(len(bona))
 	}
+	res.Groups = groupResults(res.Files, bona, spoofs)
 	return res, nil
 }
 

@@ -231,6 +231,7 @@ func printReport(w io.Writer, r evalReport) {
 				fmt.Fprintf(w, "spoof  %-11s EER %6.2f%% (raw AASIST %6.2f%%)  APCER %6.2f%%  BPCER %6.2f%% at %.3f  (%d bona fide, %d spoofed)\n",
 					n, 100*sp.EER, 100*sp.AASISTEER, 100*sp.APCER, 100*sp.BPCER, sp.Threshold, sp.Bonafide, sp.Spoofed)
 			}
+			printSpoofGroups(w, n, sp.Groups)
 			if sp.IAPAR != nil {
 				fmt.Fprintf(w, "spoof  %-11s IAPAR %6.2f%% of %d spoof trials accepted by the fused decision\n", n, 100**sp.IAPAR, sp.SpoofTrials)
 			}
@@ -243,6 +244,27 @@ func printReport(w io.Writer, r evalReport) {
 		}
 	}
 	fmt.Fprintf(w, "\nreal-time factor (CPU seconds per audio second): %.4f\n", r.RTF)
+}
+
+// printSpoofGroups prints a spoof.csv set's figures per attack family
+// (APCER, and EER against all the set's bona fide rows) and per bona fide
+// corpus (BPCER), grouped by antispoof.Family.
+func printSpoofGroups(w io.Writer, set string, groups []antispoof.GroupResult) {
+	for _, g := range groups {
+		name := g.Name
+		if name == "" {
+			name = "(no folder)"
+		}
+		eer := "     -"
+		if g.EER != nil {
+			eer = fmt.Sprintf("%5.2f%%", 100**g.EER)
+		}
+		if g.Label == "spoof" {
+			fmt.Fprintf(w, "spoof  %-11s   family %-16s APCER %6.2f%%  EER %s  (%d spoofed)\n", set, name, 100*g.Rate, eer, g.N)
+		} else {
+			fmt.Fprintf(w, "spoof  %-11s   corpus %-16s BPCER %6.2f%%  EER %s  (%d bona fide)\n", set, name, 100*g.Rate, eer, g.N)
+		}
+	}
 }
 
 // thresholdText prints a report threshold; "reject" stands for the null

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"voxgate"
+	"voxgate/antispoof"
 	"voxgate/eval"
 	"voxgate/internal/shared"
 	"voxgate/store/sqlite"
@@ -283,6 +284,25 @@ func TestPrintReportShowsProtocolAndFRRAtFAR(t *testing.T) {
 	printReport(&b, r)
 	out := b.String()
 	for _, want := range []string{"impostors: outsiders", "FRR@FAR1%", "FRR@FAR.1%", "12.50%", "1.2345", "50.00%", "reject"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestPrintReportShowsSpoofFamiliesAndCorpora checks the spoof lines per
+// attack family (APCER) and per bona fide corpus (BPCER).
+func TestPrintReportShowsSpoofFamiliesAndCorpora(t *testing.T) {
+	e := 0.25
+	sr := antispoof.SetResult{EER: 0.1, Bonafide: 3, Spoofed: 2, Groups: []antispoof.GroupResult{
+		{Name: "tortoise", Label: "spoof", N: 2, Rate: 0.5, EER: &e},
+		{Name: "ravdess", Label: "bonafide", N: 3, Rate: 1.0 / 3},
+	}}
+	r := evalReport{Sets: map[string]*setReport{"pool": {Spoof: &spoofReport{SetResult: sr}}}}
+	var b bytes.Buffer
+	printReport(&b, r)
+	out := b.String()
+	for _, want := range []string{"family tortoise", "APCER  50.00%  EER 25.00%  (2 spoofed)", "corpus ravdess", "BPCER  33.33%  EER      -  (3 bona fide)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
