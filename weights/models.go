@@ -32,6 +32,9 @@ type File struct {
 const (
 	sileroBase = "https://raw.githubusercontent.com/snakers4/silero-vad/806dcba3f0b5d95282d0889a074954a2f8c6397b"
 	aasistBase = "https://raw.githubusercontent.com/clovaai/aasist/a04c9863f63d44471dde8a6abcb3b082b07cd1d1"
+	// asvspoof5Base is the ASVspoof 5 challenge's baseline: the same AASIST
+	// architecture trained on ASVspoof 5 (antispoof fuses it with the first).
+	asvspoof5Base = "https://raw.githubusercontent.com/asvspoof-challenge/asvspoof5/fe23d3053a0889b305d98c9e4cadf418c213d972/Baseline-AASIST"
 )
 
 // Manifest returns the files voxgate knows, pinned by commit and hash.
@@ -52,6 +55,14 @@ func Manifest() []File {
 		{"aasist/AASIST-L.conf", aasistBase + "/config/AASIST-L.conf",
 			"9e2e2610b2260b421bf2083646dde4747a6a5cdd138015066d83bc61b6b214cf", 999, "MIT"},
 		{"aasist/LICENSE", aasistBase + "/LICENSE",
+			"da2e79b8592d166ef505224300968b80ebe1e4c217c43b94a5ec627d81cd4142", 1064, "MIT"},
+		{"aasist-asvspoof5/AASIST.pth", asvspoof5Base + "/models/weights/AASIST/best.pth",
+			"8f10fe1d1ce3ac62c19f00b86dfaf79f86f464301d23e08726b16b02edbb601c", 1275639, "MIT"},
+		{"aasist-asvspoof5/AASIST.conf", asvspoof5Base + "/config/AASIST_ASVspoof5.conf",
+			"b9556f787ce28dc2929b20625a2c7a1a68e7cfa66460f1377d318efc01cb00a3", 978, "MIT"},
+		// The baseline is clovaai's AASIST code under its MIT licence (NAVER);
+		// its text is byte for byte aasist/LICENSE, fetched from there.
+		{"aasist-asvspoof5/LICENSE", aasistBase + "/LICENSE",
 			"da2e79b8592d166ef505224300968b80ebe1e4c217c43b94a5ec627d81cd4142", 1064, "MIT"},
 	}
 }
