@@ -8,8 +8,11 @@
 //
 // Each output file is: uint32 frames, uint32 mel bands (little endian), then
 // frames*bands float32 log-mel values, then one byte (0/1) of speech mask per
-// frame. list.tsv in the output folder names speaker, corpus, licence and
-// feature file per line.
+// frame. list.tsv in the output folder names speaker, corpus, licence,
+// feature file and source recording per line. -speakers takes any CSV of
+// path,speaker,corpus,license rows (paths relative to the CSV's folder, or
+// absolute), so other corpora (speechocean762) and the dev sets' files go
+// through the same front end; -channels limits the variants written.
 package main
 
 import (
@@ -31,11 +34,12 @@ import (
 func main() {
 	speakers := flag.String("speakers", "../shared/voice-data/sets/train-pool/speakers.csv", "train-pool speakers.csv")
 	out := flag.String("out", "", "output folder")
+	only := flag.String("channels", "", "comma-separated channel suffixes to write (default: all of clean,nb,up,down)")
 	flag.Parse()
 	if *out == "" {
 		log.Fatal("dumpfeats: -out is required")
 	}
-	if err := run(*speakers, *out); err != nil {
+	if err := run(*speakers, *out, pick(*only)); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -45,14 +49,33 @@ func main() {
 // chain applied after decoding. The pitch and spectral-tilt variants stand in
 // for the within-speaker variation of emotional and effortful speech, which
 // train-pool (one calm recording per speaker) lacks.
-var channels = []struct{ suffix, chain string }{
+type channel struct{ suffix, chain string }
+
+var channels = []channel{
 	{"clean", ""},
 	{"nb", "narrowband"},
 	{"up", "gain -6 pitch 250 treble 5"},
 	{"down", "gain -3 pitch -150 treble -4"},
 }
 
-func run(speakersCSV, out string) error {
+// pick returns the channels named in the comma-separated list only (all
+// when it is empty).
+func pick(only string) []channel {
+	if only == "" {
+		return channels
+	}
+	var out []channel
+	for _, ch := range channels {
+		for _, name := range strings.Split(only, ",") {
+			if name == ch.suffix {
+				out = append(out, ch)
+			}
+		}
+	}
+	return out
+}
+
+func run(speakersCSV, out string, chans []channel) error {
 	f, err := os.Open(speakersCSV)
 	if err != nil {
 		return err
@@ -72,11 +95,14 @@ func run(speakersCSV, out string) error {
 	var list bytes.Buffer
 	dir := filepath.Dir(speakersCSV)
 	for i, r := range recs[1:] { // path,speaker,corpus,license
-		src := filepath.Join(dir, r[0])
-		for _, ch := range channels {
+		src := r[0]
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(dir, src)
+		}
+		for _, ch := range chans {
 			name := fmt.Sprintf("%04d-%s.bin", i, ch.suffix)
 			dst := filepath.Join(out, name)
-			fmt.Fprintf(&list, "%s\t%s\t%s\t%s\n", r[1], r[2], r[3], name)
+			fmt.Fprintf(&list, "%s\t%s\t%s\t%s\t%s\n", r[1], r[2], r[3], name, src)
 			if _, err := os.Stat(dst); err == nil {
 				continue
 			}
