@@ -12,7 +12,7 @@ import (
 func TestDecideBranches(t *testing.T) {
 	c := DefaultConfig()
 	good := Evidence{
-		Voice:         Voice{Score: 0.8, Threshold: 0.5, High: 0.6, Confidence: 0.97}, // retry band 0.45..0.55
+		Voice:         Voice{Score: 0.8, Threshold: 0.5, High: 0.6, Confidence: 0.97}, // retry band 0.45..0.5
 		Liveness:      Liveness{SpoofChecked: true, SpoofProbability: 0.05, SpoofThreshold: 0.5},
 		SpeechSeconds: 3, SNRdB: 30,
 	}
@@ -32,7 +32,8 @@ func TestDecideBranches(t *testing.T) {
 		{"phrase mismatch", with(func(e *Evidence) { e.Phrase = phrase(-3) }), Reject, ReasonPhraseMismatch, Signals{High, Low, High}},
 		{"phrase unclear", with(func(e *Evidence) { e.Phrase = phrase(0.05) }), Retry, ReasonPhraseUnclear, Signals{High, Medium, High}},
 		{"voice mismatch", with(func(e *Evidence) { e.Voice.Score = 0.2; e.Voice.Confidence = 0.1 }), Reject, ReasonVoiceMismatch, Signals{Low, NotChecked, High}},
-		{"borderline voice", with(func(e *Evidence) { e.Voice.Score = 0.52 }), Retry, ReasonVoiceUncertain, Signals{Medium, NotChecked, High}},
+		{"borderline voice", with(func(e *Evidence) { e.Voice.Score = 0.48 }), Retry, ReasonVoiceUncertain, Signals{Medium, NotChecked, High}},
+		{"just over the threshold", with(func(e *Evidence) { e.Voice.Score = 0.52 }), Accept, "", Signals{Medium, NotChecked, High}},
 		{"borderline in noise", with(func(e *Evidence) { e.Voice.Score = 0.48; e.SNRdB = 4 }), Retry, ReasonTooNoisy, Signals{Medium, NotChecked, High}},
 		{"too little speech", with(func(e *Evidence) { e.SpeechSeconds = 0.5 }), Retry, ReasonTooShort, Signals{High, NotChecked, High}},
 		{"no spoof model", with(func(e *Evidence) { e.Liveness.SpoofChecked = false }), Accept, "", Signals{High, NotChecked, Medium}},
@@ -68,7 +69,10 @@ func TestDecideSaysWhenAnotherUserMatchesBetter(t *testing.T) {
 	}
 }
 
-func TestNeverAcceptsWithinTheMargin(t *testing.T) {
+// TestNeverAcceptsUnderTheThreshold: whatever the evidence, an accept needs
+// the voice at or above its calibrated threshold, liveness under its limit
+// and enough speech; scores in the retry band under the threshold retry.
+func TestNeverAcceptsUnderTheThreshold(t *testing.T) {
 	c := DefaultConfig()
 	r := rand.New(rand.NewPCG(1, 1))
 	for i := 0; i < 10000; i++ {
@@ -78,8 +82,11 @@ func TestNeverAcceptsWithinTheMargin(t *testing.T) {
 			SpeechSeconds: r.Float64() * 4, SNRdB: r.Float64() * 40,
 		}
 		d := Decide(e, c)
-		if d.Decision == Accept && (e.Voice.Score < e.Voice.Threshold+c.voiceMargin(e.Voice) || e.Liveness.SpoofProbability >= 0.5 || e.SpeechSeconds < c.MinAcceptSpeech) {
+		if d.Decision == Accept && (e.Voice.Score < e.Voice.Threshold || e.Liveness.SpoofProbability >= 0.5 || e.SpeechSeconds < c.MinAcceptSpeech) {
 			t.Fatalf("accepted weak evidence: %+v", e)
+		}
+		if d.Decision == Reject && d.Reason == ReasonVoiceMismatch && e.Voice.Score >= e.Voice.Threshold-c.voiceMargin(e.Voice) {
+			t.Fatalf("rejected a score in the retry band: %+v", e)
 		}
 	}
 }
@@ -203,10 +210,11 @@ func TestVoiceMarginFollowsTheModelsScale(t *testing.T) {
 		v    Voice
 		want string
 	}{
-		{Voice{Score: 3.0, Threshold: 2.8, High: 3.6}, Retry},  // band 2.6..3.2
-		{Voice{Score: 2.65, Threshold: 2.8, High: 3.6}, Retry}, // just short
-		{Voice{Score: 3.3, Threshold: 2.8, High: 3.6}, Accept}, // above the band, medium tier
-		{Voice{Score: 2.5, Threshold: 2.8, High: 3.6}, Reject}, // below the narrower lower band
+		{Voice{Score: 2.8, Threshold: 2.8, High: 3.6}, Accept},  // at the threshold: its calibrated false-accept rate
+		{Voice{Score: 2.65, Threshold: 2.8, High: 3.6}, Retry},  // just short: band 2.4..2.8
+		{Voice{Score: 2.45, Threshold: 2.8, High: 3.6}, Retry},  // still in the band
+		{Voice{Score: 3.3, Threshold: 2.8, High: 3.6}, Accept},  // medium tier
+		{Voice{Score: 2.35, Threshold: 2.8, High: 3.6}, Reject}, // under the band
 	} {
 		e := Evidence{Voice: tc.v, Liveness: Liveness{SpoofChecked: true, SpoofThreshold: 0.5}, SpeechSeconds: 3, SNRdB: 30}
 		if d := Decide(e, c); d.Decision != tc.want {
