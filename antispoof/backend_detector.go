@@ -3,7 +3,9 @@ package antispoof
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 )
 
@@ -18,32 +20,60 @@ const LabelSynthetic = "synthetic_speech"
 // LabelTooShort is the label of audio too short to judge (see MinSamples).
 const LabelTooShort = "too_short_for_deepfake_check"
 
-// Detector judges whether speech is synthetic: AASIST (published
-// checkpoint) followed by the embedded back-end, calibrated to a spoof
-// probability with an operating threshold. It is safe for concurrent use.
+// Detector judges whether speech is synthetic. With both AASIST
+// checkpoints (the published one and the ASVspoof 5 baseline) it is their
+// score-level fusion (fusion.go); with the published one alone it falls back
+// to the older back-end (backend.go) and Warning says so. Either way the
+// score is calibrated to a spoof probability with an operating threshold.
+// It is safe for concurrent use.
 //
-// A recording is scored on at most MaxWindows windows of 4.04 s (see
-// windowStarts); the back-end's logits are averaged over windows and
-// calibrated.
+// A recording is scored on at most MaxWindows windows of 4.04 s (the
+// fusion: its own window count, one by default; see windowStarts); window
+// logits are averaged over windows and calibrated.
 type Detector struct {
 	model   *Model
+	second  *Model  // the ASVspoof 5 checkpoint; nil: the older back-end
+	fusion  *fusion // with second
 	backend *backend
 	spec    *spectrum
+	warning string
 }
 
 // NewDetector loads aasist/AASIST.pth and aasist/AASIST.conf from modelsDir
-// and the embedded back-end.
+// and, when present, aasist-asvspoof5/AASIST.pth and .conf, and fuses
+// them. Without the second checkpoint's files it returns the older
+// single-model Detector, with Warning set; a second checkpoint that is
+// present but does not load is an error.
 func NewDetector(modelsDir string) (*Detector, error) {
 	dir := filepath.Join(modelsDir, "aasist")
 	m, err := Load(filepath.Join(dir, "AASIST.pth"), filepath.Join(dir, "AASIST.conf"))
 	if err != nil {
 		return nil, err
 	}
-	return NewDetectorFromModel(m)
+	dir2 := filepath.Join(modelsDir, SecondDir)
+	pth2 := filepath.Join(dir2, "AASIST.pth")
+	if _, err := os.Stat(pth2); errors.Is(err, fs.ErrNotExist) {
+		d, err := NewDetectorFromModel(m)
+		if err != nil {
+			return nil, err
+		}
+		d.warning = "no " + SecondDir + "/AASIST.pth in the models folder: liveness uses the older single-model back-end, " +
+			"which misses synthesis systems it was not trained on (run `voxgate models pull`)"
+		return d, nil
+	}
+	m2, err := Load(pth2, filepath.Join(dir2, "AASIST.conf"))
+	if err != nil {
+		return nil, err
+	}
+	return NewFusedDetector(m, m2)
 }
 
+// SecondDir is the models subfolder of the ASVspoof 5 checkpoint.
+const SecondDir = "aasist-asvspoof5"
+
 // NewDetectorFromModel wraps an already loaded AASIST model (the published
-// AASIST checkpoint: the back-end was trained on its hidden vectors).
+// AASIST checkpoint: the back-end was trained on its hidden vectors) with
+// the older single-model back-end.
 func NewDetectorFromModel(m *Model) (*Detector, error) {
 	b, err := parseBackend(backendJSON, m.EmbeddingDim())
 	if err != nil {
@@ -52,9 +82,40 @@ func NewDetectorFromModel(m *Model) (*Detector, error) {
 	return &Detector{model: m, backend: b, spec: newSpectrum()}, nil
 }
 
+// NewFusedDetector fuses the published AASIST checkpoint (first) with the
+// ASVspoof 5 one (second) using the embedded fusion weights.
+func NewFusedDetector(first, second *Model) (*Detector, error) {
+	u, err := parseFusion(fusionJSON)
+	if err != nil {
+		return nil, err
+	}
+	if first.cfg.Samples != second.cfg.Samples {
+		return nil, errors.New("antispoof: the two checkpoints take windows of different lengths")
+	}
+	return &Detector{model: first, second: second, fusion: u, spec: newSpectrum()}, nil
+}
+
+// Warning is empty for the fused Detector; otherwise it says why the
+// Detector runs the older single-model back-end.
+func (d *Detector) Warning() string { return d.warning }
+
+// Name says which detector this is, for logs and readiness:
+// "aasist+asvspoof5 fusion" or "aasist+backend".
+func (d *Detector) Name() string {
+	if d.fusion != nil {
+		return "aasist+asvspoof5 fusion " + d.fusion.f.Version
+	}
+	return "aasist+backend"
+}
+
 // Threshold is the operating threshold on the probability scale: Spoof
 // probabilities at or above it are judged synthetic.
-func (d *Detector) Threshold() float64 { return d.backend.f.Threshold }
+func (d *Detector) Threshold() float64 {
+	if d.fusion != nil {
+		return d.fusion.f.Threshold
+	}
+	return d.backend.f.Threshold
+}
 
 // Spoof returns the calibrated probability that samples (16 kHz mono, in
 // [-1, 1]) are synthetic speech, and the operating threshold on the same
@@ -85,6 +146,9 @@ type Verdict struct {
 	// AASIST is the raw network's bona fide minus spoof logit averaged over
 	// the same windows (positive leans genuine), as Result.Score.
 	AASIST float64 `json:"aasist"`
+	// ASVspoof5 is the same for the ASVspoof 5 checkpoint (fused Detector
+	// only).
+	ASVspoof5 *float64 `json:"asvspoof5,omitempty"`
 	// Windows details each scored window in time order.
 	Windows []WindowVerdict `json:"windows"`
 	// Labels are machine-readable findings: LabelSynthetic, LabelTooShort.
@@ -96,15 +160,20 @@ type WindowVerdict struct {
 	Start  int     `json:"start"`  // first sample
 	Score  float64 `json:"score"`  // back-end logit
 	AASIST float64 `json:"aasist"` // raw bona fide minus spoof logit
+	// ASVspoof5 is the second checkpoint's raw logit (fused Detector only).
+	ASVspoof5 *float64 `json:"asvspoof5,omitempty"`
 }
 
 // Detail judges samples (16 kHz mono) and explains the judgement. It
 // returns ctx's error if ctx ends between windows.
 func (d *Detector) Detail(ctx context.Context, samples []float32) (Verdict, error) {
-	v := Verdict{Threshold: d.backend.f.Threshold}
+	v := Verdict{Threshold: d.Threshold()}
 	if len(samples) < MinSamples {
 		v.Labels = []string{LabelTooShort}
 		return v, ctx.Err()
+	}
+	if d.fusion != nil {
+		return d.detailFused(ctx, samples, v)
 	}
 	win := d.model.cfg.Samples
 	starts := windowStarts(len(samples), win, MaxWindows)
@@ -129,6 +198,45 @@ func (d *Detector) Detail(ctx context.Context, samples []float32) (Verdict, erro
 	v.Score = sum / n
 	v.AASIST = sumRaw / n
 	v.Probability = d.backend.probability(v.Score)
+	v.Spoofed = v.Probability >= v.Threshold
+	if v.Spoofed {
+		v.Labels = []string{LabelSynthetic}
+	}
+	return v, nil
+}
+
+// detailFused is Detail for the fused Detector.
+func (d *Detector) detailFused(ctx context.Context, samples []float32, v Verdict) (Verdict, error) {
+	win := d.model.cfg.Samples
+	starts := windowStarts(len(samples), win, d.fusion.f.Windows)
+	var sum, sumRaw, sumRaw2 float64
+	for _, s := range starts {
+		if err := ctx.Err(); err != nil {
+			return Verdict{}, err
+		}
+		x := samples[s:min(s+win, len(samples))]
+		l1 := d.model.Logits(x)
+		if err := ctx.Err(); err != nil {
+			return Verdict{}, err
+		}
+		l2 := d.second.Logits(x)
+		raw, raw2 := float64(l1[1])-float64(l1[0]), float64(l2[1])-float64(l2[0])
+		l := d.fusion.logit(raw, raw2)
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return Verdict{}, errors.New("antispoof: fusion produced a non-finite score")
+		}
+		v.Windows = append(v.Windows, WindowVerdict{Start: s, Score: l, AASIST: raw, ASVspoof5: &raw2})
+		sum += l
+		sumRaw += raw
+		sumRaw2 += raw2
+	}
+	n := float64(len(starts))
+	v.Checked = true
+	v.Score = sum / n
+	v.AASIST = sumRaw / n
+	r2 := sumRaw2 / n
+	v.ASVspoof5 = &r2
+	v.Probability = d.fusion.probability(v.Score)
 	v.Spoofed = v.Probability >= v.Threshold
 	if v.Spoofed {
 		v.Labels = []string{LabelSynthetic}

@@ -29,6 +29,11 @@ type SetResult struct {
 	// AASISTEER is the raw AASIST score's EER on the same files and
 	// windows, for comparison.
 	AASISTEER float64 `json:"aasist_eer"`
+	// ASVspoof5EER is the same for the ASVspoof 5 checkpoint (fused
+	// Detector only).
+	ASVspoof5EER *float64 `json:"asvspoof5_eer,omitempty"`
+	// Detector names the detector (Detector.Name).
+	Detector string `json:"detector"`
 	// Groups splits the figures by attack family (spoof rows) and by bona
 	// fide corpus (see Family): APCER or BPCER at the threshold, and EER.
 	Groups []GroupResult `json:"groups"`
@@ -104,19 +109,25 @@ func EvalSet(ctx context.Context, d *Detector, csvPath string) (SetResult, error
 		}
 		res.Files = append(res.Files, FileVerdict{Path: p, Spoof: spoof, Verdict: v})
 	}
-	var bona, spoofs, bonaRaw, spoofsRaw []float64
+	var bona, spoofs, bonaRaw, spoofsRaw, bonaRaw2, spoofsRaw2 []float64
 	var missed, rejected int
 	for _, fv := range res.Files {
 		v := fv.Verdict
 		if fv.Spoof {
 			spoofs = append(spoofs, v.Score)
 			spoofsRaw = append(spoofsRaw, -v.AASIST)
+			if v.ASVspoof5 != nil {
+				spoofsRaw2 = append(spoofsRaw2, -*v.ASVspoof5)
+			}
 			if !v.Spoofed {
 				missed++
 			}
 		} else {
 			bona = append(bona, v.Score)
 			bonaRaw = append(bonaRaw, -v.AASIST)
+			if v.ASVspoof5 != nil {
+				bonaRaw2 = append(bonaRaw2, -*v.ASVspoof5)
+			}
 			if v.Spoofed {
 				rejected++
 			}
@@ -126,6 +137,10 @@ func EvalSet(ctx context.Context, d *Detector, csvPath string) (SetResult, error
 	res.Threshold = d.Threshold()
 	res.EER = EER(bona, spoofs)
 	res.AASISTEER = EER(bonaRaw, spoofsRaw)
+	if e := EER(bonaRaw2, spoofsRaw2); !math.IsNaN(e) {
+		res.ASVspoof5EER = &e
+	}
+	res.Detector = d.Name()
 	if len(spoofs) > 0 {
 		res.APCER = float64(missed) / float64(len(spoofs))
 	}

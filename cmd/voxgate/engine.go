@@ -71,8 +71,11 @@ func buildEngine(modelsDir string, targetFAR float64, log *slog.Logger) (engineB
 		if d, err := antispoof.NewDetector(modelsDir); err != nil {
 			log.Warn("no anti-spoofing model: synthetic speech is not detected (run `voxgate models pull`)", "err", err)
 		} else {
+			if w := d.Warning(); w != "" {
+				log.Warn(w, "models", modelsDir)
+			}
 			eng.Spoof = d
-			b.loaded = append(b.loaded, "aasist+backend")
+			b.loaded = append(b.loaded, d.Name())
 		}
 	}
 	if r, err := phrase.Open("", phrase.Options{}); err != nil {

@@ -230,6 +230,9 @@ func printReport(w io.Writer, r evalReport) {
 			if sp.Bonafide > 0 {
 				fmt.Fprintf(w, "spoof  %-11s EER %6.2f%% (raw AASIST %6.2f%%)  APCER %6.2f%%  BPCER %6.2f%% at %.3f  (%d bona fide, %d spoofed)\n",
 					n, 100*sp.EER, 100*sp.AASISTEER, 100*sp.APCER, 100*sp.BPCER, sp.Threshold, sp.Bonafide, sp.Spoofed)
+				if sp.ASVspoof5EER != nil {
+					fmt.Fprintf(w, "spoof  %-11s detector %s; raw ASVspoof 5 checkpoint EER %6.2f%%\n", n, sp.Detector, 100**sp.ASVspoof5EER)
+				}
 			}
 			printSpoofGroups(w, n, sp.Groups)
 			if sp.IAPAR != nil {

@@ -3,7 +3,7 @@
 // files and writes one JSON line per file. It is a research tool for
 // train/antispoof; the product computes the same inputs in package antispoof.
 //
-//	extract -models ../shared/models -list files.txt -out feats.jsonl [-max 2 | -all]
+//	extract -models ../shared/models -list files.txt -out feats.jsonl [-max 2 | -all] [-second aasist-asvspoof5]
 //
 // Files already present in -out are skipped, so an interrupted run resumes.
 package main
@@ -28,8 +28,9 @@ type record struct {
 	Path    string      `json:"path"`
 	Samples int         `json:"samples"`
 	Starts  []int       `json:"starts"`
-	Emb     [][]float32 `json:"emb"`  // per window: 160 hidden + 2 logits
-	Spec    [][]float64 `json:"spec"` // per window
+	Emb     [][]float32 `json:"emb"`            // per window: 160 hidden + 2 logits
+	Emb2    [][]float32 `json:"emb2,omitempty"` // per window, second checkpoint (-second)
+	Spec    [][]float64 `json:"spec"`           // per window
 	Err     string      `json:"err,omitempty"`
 }
 
@@ -41,7 +42,8 @@ func main() {
 	maxW := flag.Int("max", antispoof.MaxWindows, "most windows per file (as the Detector)")
 	names := flag.Bool("names", false, "print the spectral statistics' names as JSON and exit")
 	specOnly := flag.Bool("spec", false, "spectral statistics only (no AASIST): for iterating on them")
-	detect := flag.Bool("detect", false, "write the shipped Detector's verdicts instead (checks the Go back-end against train.py)")
+	detect := flag.Bool("detect", false, "write the shipped Detector's verdicts instead (checks the Go back-end against train.py; with -second, the fusion against fuse.py)")
+	second := flag.String("second", "", "also the embedding of the checkpoint in this models subfolder (AASIST.pth, AASIST.conf), e.g. aasist-asvspoof5")
 	flag.Parse()
 	if *names {
 		b, _ := json.Marshal(antispoof.SpecFeatureNames())
@@ -52,7 +54,17 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	var m2 *antispoof.Model
+	if *second != "" {
+		dir := filepath.Join(*models, *second)
+		if m2, err = antispoof.Load(filepath.Join(dir, "AASIST.pth"), filepath.Join(dir, "AASIST.conf")); err != nil {
+			log.Fatal(err)
+		}
+	}
 	det, err := antispoof.NewDetectorFromModel(m)
+	if m2 != nil {
+		det, err = antispoof.NewFusedDetector(m, m2)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -115,6 +127,9 @@ func main() {
 				r.Starts, r.Spec = antispoof.WindowSpec(m.Config().Samples, clip.Samples, maxW)
 			} else {
 				r.Starts, r.Emb, r.Spec = antispoof.WindowInputs(m, clip.Samples, maxW)
+				if m2 != nil {
+					_, r.Emb2, _ = antispoof.WindowInputs(m2, clip.Samples, maxW)
+				}
 			}
 		}
 		b, _ := json.Marshal(r)
