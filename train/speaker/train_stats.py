@@ -23,19 +23,29 @@ reweighted to `--nb-weight` and its complement (sim below; Go:
 speaker.Model.sim). Emotion and vocal effort move the low bands and the tilt
 most, a speaker's upper formants least (RESULTS.md, third and fourth rounds).
 
-Every 8th speaker (sorted by name) is held out of LDA training and used for
-calibration trials. The s-norm cohort holds the other speakers' whole
-recordings plus two short crops of each (1-3 s), one of them with noise added
-in the log-mel domain, so that short, noisy probes find cohort neighbours
-recorded like them. Calibration trials are crops of the held-out speakers in
-six conditions (three clean, three with one shared noise each, per variant);
-nontarget pairs are taken within a condition only, the way impostors in one
-deployment share its microphones and rooms. At run time the service adds the
-tenant's own enrollment samples to the cohort (speaker.Cohort).
+Training data (v6): every feature folder given with --data (dumpfeats'
+list.tsv), by default only rows whose licence allows commercial use
+(LibriSpeech train-clean-100 from train-pool and speechocean762, both CC BY
+4.0); --include-nc adds Speech Accent Archive (CC BY-NC-SA). speechocean762
+gives 250 speakers with ~21 sentences each, the several sessions per speaker
+that LDA needs to learn within-speaker variation. The LDA keeps 60 dimensions
+(--lda-dims; leave-one-corpus-out tenants gave pooled EER 0.176 / 0.178 /
+0.181 / 0.185 at 40 / 60 / 90 / 119, RESULTS.md). The s-norm cohort holds at
+most two whole recordings per speaker plus two short crops of each (1-3 s),
+one of them with noise added in the log-mel domain.
+
+Calibration (tenantsim.py): for each training corpus, a model fitted without
+it scores simulated tenants of its speakers (clean, telephone band, shared
+noise; 5-30 enrolled users; outsiders as impostors), through the service's
+own scoring (tenant cohort, rival rule). The threshold table is the pooled
+outsider nontarget scores' quantiles; the logistic confidence is fitted on
+the pooled trials. At run time the service adds the tenant's own enrollment
+samples to the cohort (speaker.Cohort).
 Writes the model (safetensors) and the Go parity reference JSON.
 """
 import argparse, json, os, struct
 import numpy as np, scipy.linalg as sl
+import tenantsim
 from train_nn import save_safetensors, NMELS
 
 NCEPS, LDA, MIN_SPEECH, TOPK = 30, 256, 10, 200
@@ -144,44 +154,38 @@ def loadf(path):
     return (np.frombuffer(b[8:8 + 4 * nf * d], dtype='<f4').reshape(nf, d),
             np.frombuffer(b[8 + 4 * nf * d:], dtype='u1').astype(bool))
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--feats', required=True); ap.add_argument('--list', required=True)
-    ap.add_argument('--out', required=True); ap.add_argument('--parity', required=True)
-    ap.add_argument('--cc-by-only', action='store_true'); ap.add_argument('--version', default='mfccstats-ub-v5')
-    ap.add_argument('--hb-weight', type=float, default=0.55, help='weight w of the LDA part (1: no other part)')
-    ap.add_argument('--ub-weight', type=float, default=0.15, help='weight of the gated upper-band part (0: none); the high band gets 1 - w - this')
-    ap.add_argument('--nb-weight', type=float, default=0.8, help='weight of the LDA part when two recordings do not both have the upper band (the high band gets the rest)')
-    a = ap.parse_args()
-    rng = np.random.default_rng(0)
-    rows = [l.rstrip('\n').split('\t') for l in open(a.list)]
-    if a.cc_by_only: rows = [r for r in rows if r[2] == 'CC-BY-4.0']
-    allspk = sorted({r[0] for r in rows}); held = set(allspk[7::8])
-    spk = [s for s in allspk if s not in held]; sid = {s: i for i, s in enumerate(spk)}
-    X, Y, full, hbfull, crops, cal, caly, calc = [], [], [], [], [], [], [], []
+PERMISSIVE = {'CC-BY-4.0'}  # licences that allow commercial use of the trained model
+
+
+def training_material(rows, rng):
+    """Per row (speaker, corpus, licence, feature file): the LDA training
+    statistics (1-4 s crops every second, and the whole recording), the
+    whole recording's parts (stats, hb, ub, gate) and two short cohort crops
+    (0.8-3 s, the second with noise added in the log-mel domain), so that
+    short, noisy probes find cohort neighbours recorded like them."""
+    out = []
     for r in rows:
-        if not r[3].endswith(VARIANTS): continue
-        lm, mask = loadf(os.path.join(a.feats, r[3]))
+        lm, mask = loadf(r[3])
         f = frames(lm, mask); n = len(f)
-        if r[0] in held:  # two crops per condition, 0.5-4 s: digits to sentences
-            for k in range(6):
-                for _ in range(2):
-                    L = int(rng.integers(50, 400)); st = int(rng.integers(0, max(1, len(lm) - L)))
-                    x, m = lm[st:st + L], mask[st:st + L]
-                    if k >= 3:  # one noise per condition, shared by every speaker
-                        x = add_noise(x, m, np.random.default_rng(1000 + k))
-                    cal.append(feats(x, m)); caly.append(r[0]); calc.append(r[3].split('-')[1] + str(k))
-            continue
-        for st in range(0, max(1, n - 150), 100):
-            X.append(stats(f[st:st + int(rng.integers(100, 400))])); Y.append(sid[r[0]])
-        full.append(len(X)); X.append(stats(f)); Y.append(sid[r[0]]); hbfull.append(feats(lm, mask)[1:])
-        for k in range(2):  # short cohort crops, the second noisy
+        X = [stats(f[st:st + int(rng.integers(100, 400))]) for st in range(0, max(1, n - 150), 100)] + [stats(f)]
+        crops = []
+        for k in range(2):
             L = int(rng.integers(80, 300)); st = int(rng.integers(0, max(1, len(lm) - L)))
             x, m = lm[st:st + L], mask[st:st + L]
             if k == 1: x = add_noise(x, m, rng)
             crops.append(feats(x, m))
-    X = np.array(X); Y = np.array(Y)
-    print('training vectors', X.shape, 'speakers', len(spk), 'held out', len(held))
+        out.append((X, feats(lm, mask), crops))
+    return out
+
+
+def fit(rows, mat, a):
+    """Fits the model on the rows given (with their training_material):
+    LDA on the statistics, the untrained parts' standardisation, and the
+    s-norm cohort (at most a.cohort_per_speaker whole recordings, and their
+    crops, per speaker). Returns a dict of what the Go side loads plus
+    embedf (features -> embeddings) and sim (speaker.Model.sim)."""
+    spk = sorted({r[0] for r in rows}); sid = {s: i for i, s in enumerate(spk)}
+    X = np.array([x for m in mat for x in m[0]]); Y = np.array([sid[r[0]] for r, m in zip(rows, mat) for _ in m[0]])
     mu = X.mean(0); Xc = X - mu
     U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
     keep = S > S[0] * 1e-5
@@ -192,15 +196,15 @@ def main():
         z = Z[Y == c]; means[c] = z.mean(0); d = z - means[c]; Sw += d.T @ d
     Sw /= len(Z); Sb = np.cov(means.T, bias=True)
     _, V = sl.eigh(Sb, Sw + 1e-6 * np.eye(k))
-    W = P @ V[:, ::-1][:, :LDA]
+    W = P @ V[:, ::-1][:, :min(a.lda_dims, LDA)]
     informative = W.shape[1]  # embedding entries past this are always zero
-    if W.shape[1] < LDA:  # fewer stats dims than LDA: pad with zero columns
-        W = np.concatenate([W, np.zeros((W.shape[0], LDA - W.shape[1]))], 1)
+    W = np.concatenate([W, np.zeros((W.shape[0], LDA - W.shape[1]))], 1)
     def project(s):
         e = (s - mu) @ W; return e / np.linalg.norm(e, axis=-1, keepdims=True)
     em = project(X).mean(0)
-    hbw = np.array([h[0] for h in hbfull]); hbm, hbs = hbw.mean(0), hbw.std(0) + 1e-6
-    ubw = np.array([h[1] for h in hbfull])[np.array([h[2] for h in hbfull]) > 0.5]  # wideband recordings
+    whole = [m[1] for m in mat]
+    hbw = np.array([h[1] for h in whole]); hbm, hbs = hbw.mean(0), hbw.std(0) + 1e-6
+    ubw = np.array([h[2] for h in whole])[np.array([h[3] for h in whole]) > 0.5]  # wideband recordings
     ubm, ubs = ubw.mean(0), ubw.std(0) + 1e-6
     w, wu = a.hb_weight, a.ub_weight; nhb = HB_NCEPS - 1 if w < 1 else 0; nub = UB_NCEPS - 1 if wu > 0 else 0
     if informative + nhb + nub > LDA: raise SystemExit('no room for the high-band parts')
@@ -217,47 +221,94 @@ def main():
         return e
     def embedf(fs):  # [(stats, hb, ub, gate)] -> embeddings
         return embed(*[np.array([f[i] for f in fs]) for i in range(4)])
-    # Shipped as float16 without the always-zero columns (4,446 x 135: 1 MB
-    # instead of 4.5 MB); everything below scores against exactly what the Go
-    # side loads: the rounded rows, zero-padded and renormalised.
+    # Shipped as float16 without the always-zero columns; everything scores
+    # against exactly what the Go side loads: the rounded rows, zero-padded
+    # and renormalised.
     used = informative + nhb + nub
-    cohort16 = np.concatenate([embedf([(X[i],) + h for i, h in zip(full, hbfull)]), embedf(crops)])[:, :used].astype(np.float16)
+    count, cw, cc = {}, [], []
+    for r, m in zip(rows, mat):
+        count[r[0]] = count.get(r[0], 0) + 1
+        if count[r[0]] <= a.cohort_per_speaker:
+            cw.append(m[1]); cc += m[2]
+    cohort16 = embedf(cw + cc)[:, :used].astype(np.float16)
     cohort = np.zeros((len(cohort16), LDA)); cohort[:, :used] = cohort16
     cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)
-    wn = a.nb_weight  # the LDA part's weight when the upper band is not shared
     def sim(A, B):
         if not nub: return np.atleast_2d(A) @ np.atleast_2d(B).T
-        return part_sim(A, B, informative, informative + nhb, wu, wn, w)
-    topk = min(TOPK, len(cohort) // 2)
+        return part_sim(A, B, informative, informative + nhb, wu, a.nb_weight, w)
+    return dict(mu=mu, W=W, em=em, hbm=hbm, hbs=hbs, ubm=ubm, ubs=ubs, informative=informative, nhb=nhb, nub=nub,
+                cohort16=cohort16, cohort=cohort, embedf=embedf, sim=sim, speakers=len(spk))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--data', action='append', required=True,
+                    help='a feature folder written by dumpfeats, with its list.tsv; repeat it for each corpus')
+    ap.add_argument('--out', required=True); ap.add_argument('--parity', required=True)
+    ap.add_argument('--include-nc', action='store_true',
+                    help='also train on non-commercial material (Speech Accent Archive, CC BY-NC-SA): the model is then for non-commercial use only')
+    ap.add_argument('--version', default='mfccstats-cc-v6')
+    ap.add_argument('--lda-dims', type=int, default=60, help='LDA dimensions (the informative part of the embedding)')
+    ap.add_argument('--cohort-per-speaker', type=int, default=2, help='whole recordings (and their crops) per speaker in the s-norm cohort')
+    ap.add_argument('--cal-tenants', type=int, default=6, help='simulated tenants per condition and size in the calibration')
+    ap.add_argument('--hb-weight', type=float, default=0.55, help='weight w of the LDA part (1: no other part)')
+    ap.add_argument('--ub-weight', type=float, default=0.15, help='weight of the gated upper-band part (0: none); the high band gets 1 - w - this')
+    ap.add_argument('--nb-weight', type=float, default=0.8, help='weight of the LDA part when two recordings do not both have the upper band (the high band gets the rest)')
+    a = ap.parse_args()
+    rng = np.random.default_rng(0)
+    rows = []
+    for d in a.data:
+        for l in open(os.path.join(d, 'list.tsv')):
+            r = l.rstrip('\n').split('\t')
+            if r[3].endswith(VARIANTS) and (a.include_nc or r[2] in PERMISSIVE):
+                rows.append((r[0], r[1], r[2], os.path.join(d, r[3])))
+    corpora = sorted({r[1] for r in rows}); licences = sorted({r[2] for r in rows})
+    if len(corpora) < 2: raise SystemExit('calibration needs at least two training corpora (leave-one-corpus-out)')
+    mat = training_material(rows, rng)
+    final = fit(rows, mat, a)
+    print('trained on %d speakers of %s (%s); %d rows' % (final['speakers'], ', '.join(corpora), ', '.join(licences), len(rows)), flush=True)
+    # Calibration: leave-one-corpus-out simulated tenants (tenantsim.py)
+    lab, sc, cnd = [], [], []
+    for c in corpora:
+        sel = [i for i, r in enumerate(rows) if r[1] != c]
+        m = fit([rows[i] for i in sel], [mat[i] for i in sel], a)
+        held = {}
+        for r in rows:
+            if r[1] == c: held.setdefault(r[0], []).append(r[3])
+        l, s_, k = tenantsim.simulate(held, m['embedf'], m['sim'], m['cohort'], np.random.default_rng(7), loadf, feats, add_noise, tenants=a.cal_tenants)
+        for cond in tenantsim.CONDITIONS:
+            t_, n_ = s_[(l == 1) & (k == cond)], s_[(l == 0) & (k == cond)]
+            print('calibration on %s, %s: %d target / %d outsider trials, EER %.3f, q99 %.2f' % (c, cond, len(t_), len(n_), tenantsim.eer(t_, n_), np.quantile(n_, .99)), flush=True)
+        lab.append(l); sc.append(s_); cnd.append(k)
+    lab, sc = np.concatenate(lab), np.concatenate(sc)
+    tar, non = sc[lab == 1], sc[lab == 0]
+    mu, W, em = final['mu'], final['W'], final['em']
+    informative, nhb, nub = final['informative'], final['nhb'], final['nub']
+    hbm, hbs, ubm, ubs = final['hbm'], final['hbs'], final['ubm'], final['ubs']
+    cohort16, embedf, sim = final['cohort16'], final['embedf'], final['sim']
+    w, wu, wn = a.hb_weight, a.ub_weight, a.nb_weight
+    topk = min(TOPK, len(cohort16) // 2)
+    cohort = final['cohort']
     def snstats(e):
         s = np.sort(sim(e, cohort), axis=-1)[..., ::-1][..., :topk]; m, d = s.mean(-1), s.std(-1) + 1e-6
         return (m[0], d[0]) if np.ndim(e) == 1 else (m, d)
-    ce = embedf(cal); cy = np.array(caly); cc = np.array(calc)
-    m_, s_ = snstats(ce); raw = sim(ce, ce)
-    norm = 0.5 * ((raw - m_[:, None]) / s_[:, None] + (raw - m_[None, :]) / s_[None, :])
-    iu = np.triu_indices(len(ce), 1); lab = (cy[:, None] == cy[None, :])[iu]; sc = norm[iu]
-    same = (cc[:, None] == cc[None, :])[iu]
-    tar, non = sc[lab & same], sc[~lab & same]
-    if os.environ.get('SPK_DEBUG'):
-        ci, cj = np.repeat(cc[:, None], len(cc), 1)[iu], np.repeat(cc[None, :], len(cc), 0)[iu]
-        for c in sorted(set(cc)):
-            t = sc[lab & same & (ci == c)]; n_ = sc[~lab & same & (ci == c)]
-            print(c, 'tar %.2f+-%.2f non %.2f+-%.2f q99 %.2f' % (t.mean(), t.std(), n_.mean(), n_.std(), np.quantile(n_, .99)))
+    # logistic calibration of the normalised score to a confidence, classes weighted equally
     xs = np.concatenate([tar, non]); ys = np.concatenate([np.ones(len(tar)), np.zeros(len(non))])
     wts = np.where(ys == 1, 0.5 / len(tar), 0.5 / len(non)); th = np.zeros(2); A = np.stack([xs, np.ones_like(xs)], 1)
     for _ in range(50):
         p = 1 / (1 + np.exp(-A @ th)); g = A.T @ (wts * (p - ys)); H = (A * (wts * p * (1 - p))[:, None]).T @ A
         th -= np.linalg.solve(H + 1e-9 * np.eye(2), g)
     thr = np.quantile(non, .99)
-    print('calibration: %d target / %d nontarget; threshold@1%%FAR %.3f, FRR there %.3f; a=%.3f b=%.3f'
+    print('calibration: %d target / %d outsider trials; threshold@1%%FAR %.3f, FRR there %.3f; a=%.3f b=%.3f'
           % (len(tar), len(non), thr, (tar < thr).mean(), th[0], th[1]))
     meta = dict(model_version=a.version, kind='mfccstats', num_mels=NMELS, num_ceps=NCEPS,
                 min_speech_frames=MIN_SPEECH, snorm_top_k=topk, calibration_a=repr(float(th[0])),
-                calibration_b=repr(float(th[1])), speakers=len(spk), calibration_speakers=len(held), cohort_size=len(cohort),
+                calibration_b=repr(float(th[1])), speakers=final['speakers'], corpora=','.join(corpora), cohort_size=len(cohort),
+                calibration='leave-one-corpus-out simulated tenants, outsider impostors (train/speaker/tenantsim.py)',
                 hb_first_band=HB_FIRST, hb_bands=_nhb, hb_num_ceps=HB_NCEPS if nhb else 0, hb_offset=informative, hb_weight=repr(float(w)),
                 ub_first_band=UB_FIRST, ub_bands=_nub, ub_num_ceps=UB_NCEPS if nub else 0, ub_offset=informative + nhb, ub_weight=repr(float(wu)), nb_weight=repr(float(wn)),
                 gate_first_band=GATE_FIRST, gate_bias=repr(GATE_BIAS), gate_slope=repr(GATE_SLOPE),
-                licence='CC-BY-4.0' if a.cc_by_only else 'CC-BY-NC-SA-2.0 (Speech Accent Archive) + CC-BY-4.0 (LibriSpeech): non-commercial use only')
+                licence=' + '.join(licences) + ('' if set(licences) <= PERMISSIVE else ': non-commercial use only'))
     tensors = {'stats.mean': mu, 'stats.projection': W, 'emb.mean': em,
                'snorm.cohort': cohort16, 'calibration.nontarget_scores': np.quantile(non, np.linspace(0, 1, 4001))}
     if nhb: tensors.update({'hb.mean': hbm, 'hb.std': hbs})
@@ -277,15 +328,6 @@ def main():
     json.dump({'model_version': a.version, 'cases': cases,
                'score': {'raw': raw, 'normalized': float(0.5 * ((raw - m0) / s0 + (raw - m1) / s1))}}, open(a.parity, 'w'))
     print('wrote', a.parity)
-    # research hook: dev-set figures from cached features (see research/)
-    if os.environ.get('SPK_EVAL'):
-        import sys; sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'research'))
-        import common
-        e1f = lambda ap: embedf([feats(*common.load(ap))])[0]
-        def sn(t, p):
-            t = t / np.linalg.norm(t); s = float(sim(t, p)[0, 0]); a1, b1 = snstats(t); a2, b2 = snstats(p)
-            return 0.5 * ((s - a1) / b1 + (s - a2) / b2)
-        common.evaluate(e1f); common.evaluate(e1f, score=sn)
 
 if __name__ == '__main__':
     main()
