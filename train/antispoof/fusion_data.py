@@ -52,6 +52,9 @@ N_TTS = int(sys.argv[3]) if len(sys.argv) > 3 else 120
 EXCERPT = 5.0
 HELDOUT = 60  # train-pool speakers kept for evaluation (see RESULTS.md: dev.txt)
 SHORT = os.environ.get("FUSION_SHORT", "") != ""
+# FUSION_PERMISSIVE=1: only train-pool speakers whose licence allows
+# commercial use (LibriSpeech, CC BY 4.0), for weights without NC material.
+PERMISSIVE = os.environ.get("FUSION_PERMISSIVE", "") != ""
 LONG_POOL = 200  # speakers used by the default (long) mode; short mode takes the next ones
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -123,6 +126,9 @@ def main():
     with open(pool_csv) as fp:
         pool = list(csv.DictReader(fp))
     random.Random(1717).shuffle(pool)
+    held = pool[-HELDOUT:]
+    if PERMISSIVE:  # drop non-commercial speakers (Speech Accent Archive), never the held-out ones' slots
+        pool = [r for r in pool[:-HELDOUT] if "NC" not in r["license"]] + held
     pool = pool[:-HELDOUT][LONG_POOL:LONG_POOL + N_POOL] if SHORT else pool[:-HELDOUT][:N_POOL]
     base = os.path.dirname(pool_csv)
     names = list(md.VOCODERS)
