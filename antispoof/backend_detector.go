@@ -100,10 +100,10 @@ func NewFusedDetector(first, second *Model) (*Detector, error) {
 func (d *Detector) Warning() string { return d.warning }
 
 // Name says which detector this is, for logs and readiness:
-// "aasist+asvspoof5 fusion" or "aasist+backend".
+// "aasist+asvspoof5 fusion-DATE" or "aasist+backend".
 func (d *Detector) Name() string {
 	if d.fusion != nil {
-		return "aasist+asvspoof5 fusion " + d.fusion.f.Version
+		return "aasist+asvspoof5 " + d.fusion.f.Version
 	}
 	return "aasist+backend"
 }
