@@ -35,7 +35,7 @@ func TestDecideBranches(t *testing.T) {
 		{"borderline voice", with(func(e *Evidence) { e.Voice.Score = 0.48 }), Retry, ReasonVoiceUncertain, Signals{Medium, NotChecked, High}},
 		{"just over the threshold", with(func(e *Evidence) { e.Voice.Score = 0.52 }), Accept, "", Signals{Medium, NotChecked, High}},
 		{"borderline in noise", with(func(e *Evidence) { e.Voice.Score = 0.48; e.SNRdB = 4 }), Retry, ReasonTooNoisy, Signals{Medium, NotChecked, High}},
-		{"too little speech", with(func(e *Evidence) { e.SpeechSeconds = 0.5 }), Retry, ReasonTooShort, Signals{High, NotChecked, High}},
+		{"too little speech", with(func(e *Evidence) { e.SpeechSeconds = 0.4 }), Retry, ReasonTooShort, Signals{High, NotChecked, High}},
 		{"no spoof model", with(func(e *Evidence) { e.Liveness.SpoofChecked = false }), Accept, "", Signals{High, NotChecked, Medium}},
 		{"medium liveness", with(func(e *Evidence) { e.Liveness.SpoofProbability = 0.3 }), Accept, "", Signals{High, NotChecked, Medium}},
 	} {
