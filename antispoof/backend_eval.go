@@ -20,15 +20,17 @@ import (
 // presentations) judged bona fide, BPCER the share of bona fide judged
 // spoofs, both at the Detector's operating threshold.
 type SetResult struct {
-	EER       float64 `json:"eer"`
-	APCER     float64 `json:"apcer"`
-	BPCER     float64 `json:"bpcer"`
-	Threshold float64 `json:"threshold"`
-	Bonafide  int     `json:"bonafide"`
-	Spoofed   int     `json:"spoofed"`
+	// EER is nil when the set lacks one of the two labels (a set of real
+	// recordings only still measures BPCER).
+	EER       *float64 `json:"eer,omitempty"`
+	APCER     float64  `json:"apcer"`
+	BPCER     float64  `json:"bpcer"`
+	Threshold float64  `json:"threshold"`
+	Bonafide  int      `json:"bonafide"`
+	Spoofed   int      `json:"spoofed"`
 	// AASISTEER is the raw AASIST score's EER on the same files and
-	// windows, for comparison.
-	AASISTEER float64 `json:"aasist_eer"`
+	// windows, for comparison (nil like EER).
+	AASISTEER *float64 `json:"aasist_eer,omitempty"`
 	// ASVspoof5EER is the same for the ASVspoof 5 checkpoint (fused
 	// Detector only).
 	ASVspoof5EER *float64 `json:"asvspoof5_eer,omitempty"`
@@ -135,11 +137,9 @@ func EvalSet(ctx context.Context, d *Detector, csvPath string) (SetResult, error
 	}
 	res.Bonafide, res.Spoofed = len(bona), len(spoofs)
 	res.Threshold = d.Threshold()
-	res.EER = EER(bona, spoofs)
-	res.AASISTEER = EER(bonaRaw, spoofsRaw)
-	if e := EER(bonaRaw2, spoofsRaw2); !math.IsNaN(e) {
-		res.ASVspoof5EER = &e
-	}
+	res.EER = definedEER(bona, spoofs)
+	res.AASISTEER = definedEER(bonaRaw, spoofsRaw)
+	res.ASVspoof5EER = definedEER(bonaRaw2, spoofsRaw2)
 	res.Detector = d.Name()
 	if len(spoofs) > 0 {
 		res.APCER = float64(missed) / float64(len(spoofs))
@@ -149,6 +149,15 @@ func EvalSet(ctx context.Context, d *Detector, csvPath string) (SetResult, error
 	}
 	res.Groups = groupResults(res.Files, bona, spoofs)
 	return res, nil
+}
+
+// definedEER is EER, or nil where it is undefined (a class is empty), so
+// that the result encodes as JSON, which has no NaN.
+func definedEER(bonafide, spoofs []float64) *float64 {
+	if e := EER(bonafide, spoofs); !math.IsNaN(e) {
+		return &e
+	}
+	return nil
 }
 
 // EER returns the equal error rate of spoof-positive scores (higher means

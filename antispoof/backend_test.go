@@ -364,7 +364,25 @@ func TestEvalSetReadsSpoofCSV(t *testing.T) {
 	if r.Bonafide != 1 || r.Spoofed != 1 || len(r.Files) != 2 || r.Threshold != d.Threshold() {
 		t.Fatalf("%+v", r)
 	}
-	t.Logf("eer %v apcer %v bpcer %v", r.EER, r.APCER, r.BPCER)
+	if r.EER == nil || r.AASISTEER == nil {
+		t.Fatalf("EER undefined with both labels: %+v", r)
+	}
+	t.Logf("eer %v apcer %v bpcer %v", *r.EER, r.APCER, r.BPCER)
+	// Real recordings only: BPCER is measured, EER is undefined and left
+	// out of the JSON (which has no NaN).
+	if err := os.WriteFile(p, []byte(strings.Join(rows[:2], "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err = EvalSet(context.Background(), d, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.EER != nil || r.AASISTEER != nil || r.Bonafide != 1 {
+		t.Fatalf("one label: %+v", r)
+	}
+	if _, err := json.Marshal(r); err != nil {
+		t.Fatalf("one-label result does not encode: %v", err)
+	}
 	if err := os.WriteFile(p, []byte("path,label\nx.flac,maybe\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

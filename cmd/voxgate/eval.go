@@ -227,9 +227,9 @@ func printReport(w io.Writer, r evalReport) {
 	}
 	for _, n := range names {
 		if sp := r.Sets[n].Spoof; sp != nil {
-			if sp.Bonafide > 0 {
-				fmt.Fprintf(w, "spoof  %-11s EER %6.2f%% (raw AASIST %6.2f%%)  APCER %6.2f%%  BPCER %6.2f%% at %.3f  (%d bona fide, %d spoofed)\n",
-					n, 100*sp.EER, 100*sp.AASISTEER, 100*sp.APCER, 100*sp.BPCER, sp.Threshold, sp.Bonafide, sp.Spoofed)
+			if sp.Bonafide > 0 || sp.Spoofed > 0 {
+				fmt.Fprintf(w, "spoof  %-11s EER %s (raw AASIST %s)  APCER %6.2f%%  BPCER %6.2f%% at %.3f  (%d bona fide, %d spoofed)\n",
+					n, pct(sp.EER), pct(sp.AASISTEER), 100*sp.APCER, 100*sp.BPCER, sp.Threshold, sp.Bonafide, sp.Spoofed)
 				if sp.ASVspoof5EER != nil {
 					fmt.Fprintf(w, "spoof  %-11s detector %s; raw ASVspoof 5 checkpoint EER %6.2f%%\n", n, sp.Detector, 100**sp.ASVspoof5EER)
 				}
@@ -294,4 +294,12 @@ func round4(x float64) float64 {
 		return -round4(-x)
 	}
 	return float64(int64(x*10000+0.5)) / 10000
+}
+
+// pct formats an optional rate as a percentage, "-" when it is undefined.
+func pct(x *float64) string {
+	if x == nil {
+		return "      -"
+	}
+	return fmt.Sprintf("%6.2f%%", 100**x)
 }

@@ -293,8 +293,8 @@ func TestPrintReportShowsProtocolAndFRRAtFAR(t *testing.T) {
 // TestPrintReportShowsSpoofFamiliesAndCorpora checks the spoof lines per
 // attack family (APCER) and per bona fide corpus (BPCER).
 func TestPrintReportShowsSpoofFamiliesAndCorpora(t *testing.T) {
-	e := 0.25
-	sr := antispoof.SetResult{EER: 0.1, Bonafide: 3, Spoofed: 2, Groups: []antispoof.GroupResult{
+	e, all := 0.25, 0.1
+	sr := antispoof.SetResult{EER: &all, Bonafide: 3, Spoofed: 2, Groups: []antispoof.GroupResult{
 		{Name: "tortoise", Label: "spoof", N: 2, Rate: 0.5, EER: &e},
 		{Name: "ravdess", Label: "bonafide", N: 3, Rate: 1.0 / 3},
 	}}
@@ -302,7 +302,7 @@ func TestPrintReportShowsSpoofFamiliesAndCorpora(t *testing.T) {
 	var b bytes.Buffer
 	printReport(&b, r)
 	out := b.String()
-	for _, want := range []string{"family tortoise", "APCER  50.00%  EER 25.00%  (2 spoofed)", "corpus ravdess", "BPCER  33.33%  EER      -  (3 bona fide)"} {
+	for _, want := range []string{"EER  10.00% (raw AASIST       -)", "family tortoise", "APCER  50.00%  EER 25.00%  (2 spoofed)", "corpus ravdess", "BPCER  33.33%  EER      -  (3 bona fide)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
