@@ -172,32 +172,34 @@ func (d *Detector) Detail(ctx context.Context, samples []float32) (Verdict, erro
 		v.Labels = []string{LabelTooShort}
 		return v, ctx.Err()
 	}
-	if d.fusion != nil {
-		return d.detailFused(ctx, samples, v)
-	}
 	win := d.model.cfg.Samples
-	starts := windowStarts(len(samples), win, MaxWindows)
-	var sum, sumRaw float64
+	starts := windowStarts(len(samples), win, d.windows())
+	var sum, sumRaw, sumRaw2 float64
 	for _, s := range starts {
 		if err := ctx.Err(); err != nil {
 			return Verdict{}, err
 		}
-		x := samples[s:min(s+win, len(samples))]
-		emb := d.model.Embedding(x)
-		raw := float64(emb[len(emb)-1]) - float64(emb[len(emb)-2])
-		l := d.backend.logit(emb, d.spec.features(x))
-		if math.IsNaN(l) || math.IsInf(l, 0) {
-			return Verdict{}, errors.New("antispoof: back-end produced a non-finite score")
+		w, err := d.window(ctx, samples[s:min(s+win, len(samples))])
+		if err != nil {
+			return Verdict{}, err
 		}
-		v.Windows = append(v.Windows, WindowVerdict{Start: s, Score: l, AASIST: raw})
-		sum += l
-		sumRaw += raw
+		w.Start = s
+		v.Windows = append(v.Windows, w)
+		sum += w.Score
+		sumRaw += w.AASIST
+		if w.ASVspoof5 != nil {
+			sumRaw2 += *w.ASVspoof5
+		}
 	}
 	n := float64(len(starts))
 	v.Checked = true
 	v.Score = sum / n
 	v.AASIST = sumRaw / n
-	v.Probability = d.backend.probability(v.Score)
+	if d.second != nil {
+		r2 := sumRaw2 / n
+		v.ASVspoof5 = &r2
+	}
+	v.Probability = d.probability(v.Score)
 	v.Spoofed = v.Probability >= v.Threshold
 	if v.Spoofed {
 		v.Labels = []string{LabelSynthetic}
@@ -205,41 +207,45 @@ func (d *Detector) Detail(ctx context.Context, samples []float32) (Verdict, erro
 	return v, nil
 }
 
-// detailFused is Detail for the fused Detector.
-func (d *Detector) detailFused(ctx context.Context, samples []float32, v Verdict) (Verdict, error) {
-	win := d.model.cfg.Samples
-	starts := windowStarts(len(samples), win, d.fusion.f.Windows)
-	var sum, sumRaw, sumRaw2 float64
-	for _, s := range starts {
-		if err := ctx.Err(); err != nil {
-			return Verdict{}, err
-		}
-		x := samples[s:min(s+win, len(samples))]
+// windows is how many windows a recording is scored on: the fusion's own
+// count, or MaxWindows for the older back-end.
+func (d *Detector) windows() int {
+	if d.fusion != nil {
+		return d.fusion.f.Windows
+	}
+	return MaxWindows
+}
+
+// probability calibrates a mean window score to P(spoof).
+func (d *Detector) probability(score float64) float64 {
+	if d.fusion != nil {
+		return d.fusion.probability(score)
+	}
+	return d.backend.probability(score)
+}
+
+// window scores one window x (Start left for the caller): the fusion of
+// both checkpoints' logits, or the older back-end on the first one's
+// hidden vector and x's spectral statistics. It returns ctx's error if ctx
+// ends between the two fused passes.
+func (d *Detector) window(ctx context.Context, x []float32) (WindowVerdict, error) {
+	var w WindowVerdict
+	if d.fusion != nil {
 		l1 := d.model.Logits(x)
 		if err := ctx.Err(); err != nil {
-			return Verdict{}, err
+			return w, err
 		}
 		l2 := d.second.Logits(x)
-		raw, raw2 := float64(l1[1])-float64(l1[0]), float64(l2[1])-float64(l2[0])
-		l := d.fusion.logit(raw, raw2)
-		if math.IsNaN(l) || math.IsInf(l, 0) {
-			return Verdict{}, errors.New("antispoof: fusion produced a non-finite score")
-		}
-		v.Windows = append(v.Windows, WindowVerdict{Start: s, Score: l, AASIST: raw, ASVspoof5: &raw2})
-		sum += l
-		sumRaw += raw
-		sumRaw2 += raw2
+		raw2 := float64(l2[1]) - float64(l2[0])
+		w.AASIST, w.ASVspoof5 = float64(l1[1])-float64(l1[0]), &raw2
+		w.Score = d.fusion.logit(w.AASIST, raw2)
+	} else {
+		emb := d.model.Embedding(x)
+		w.AASIST = float64(emb[len(emb)-1]) - float64(emb[len(emb)-2])
+		w.Score = d.backend.logit(emb, d.spec.features(x))
 	}
-	n := float64(len(starts))
-	v.Checked = true
-	v.Score = sum / n
-	v.AASIST = sumRaw / n
-	r2 := sumRaw2 / n
-	v.ASVspoof5 = &r2
-	v.Probability = d.fusion.probability(v.Score)
-	v.Spoofed = v.Probability >= v.Threshold
-	if v.Spoofed {
-		v.Labels = []string{LabelSynthetic}
+	if math.IsNaN(w.Score) || math.IsInf(w.Score, 0) {
+		return w, errors.New("antispoof: " + d.Name() + " produced a non-finite score")
 	}
-	return v, nil
+	return w, nil
 }
