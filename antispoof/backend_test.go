@@ -345,18 +345,25 @@ func TestEERInterpolatesBetweenThresholds(t *testing.T) {
 	}
 }
 
+// spoofCSV writes a spoof.csv of rows ("path,label") in a temporary folder
+// and returns its path.
+func spoofCSV(t *testing.T, rows ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "spoof.csv")
+	if err := os.WriteFile(p, []byte("path,label\n"+strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestEvalSetReadsSpoofCSV(t *testing.T) {
 	d := loadDetector(t)
 	corp := filepath.Join(shared.Dir(t), "voice-data", "corpora")
-	dir := t.TempDir()
-	rows := []string{"path,label",
+	rows := []string{
 		filepath.Join(corp, "ravdess/Actor_05/03-01-02-01-01-01-05.flac") + ",bonafide",
 		filepath.Join(corp, "tortoise/cloned/tom/autoregressive_ml.mp3") + ",spoof",
 	}
-	p := filepath.Join(dir, "spoof.csv")
-	if err := os.WriteFile(p, []byte(strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := spoofCSV(t, rows...)
 	r, err := EvalSet(context.Background(), d, p)
 	if err != nil {
 		t.Fatal(err)
@@ -370,10 +377,7 @@ func TestEvalSetReadsSpoofCSV(t *testing.T) {
 	t.Logf("eer %v apcer %v bpcer %v", *r.EER, r.APCER, r.BPCER)
 	// Real recordings only: BPCER is measured, EER is undefined and left
 	// out of the JSON (which has no NaN).
-	if err := os.WriteFile(p, []byte(strings.Join(rows[:2], "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err = EvalSet(context.Background(), d, p)
+	r, err = EvalSet(context.Background(), d, spoofCSV(t, rows[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,10 +387,7 @@ func TestEvalSetReadsSpoofCSV(t *testing.T) {
 	if _, err := json.Marshal(r); err != nil {
 		t.Fatalf("one-label result does not encode: %v", err)
 	}
-	if err := os.WriteFile(p, []byte("path,label\nx.flac,maybe\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := EvalSet(context.Background(), d, p); err == nil {
+	if _, err := EvalSet(context.Background(), d, spoofCSV(t, "x.flac,maybe")); err == nil {
 		t.Error("accepted label maybe")
 	}
 }

@@ -1,7 +1,6 @@
 package antispoof
 
 import (
-	"math"
 	"path"
 	"sort"
 	"strings"
@@ -78,12 +77,10 @@ func groupResults(files []FileVerdict, bona, spoofs []float64) []GroupResult {
 	out := make([]GroupResult, 0, len(groups))
 	for k, a := range groups {
 		g := GroupResult{Name: k[1], N: len(a.scores), Rate: float64(a.errs) / float64(len(a.scores)), Label: k[0]}
-		e := EER(a.scores, spoofs)
 		if k[0] == "spoof" {
-			e = EER(bona, a.scores)
-		}
-		if !math.IsNaN(e) {
-			g.EER = &e
+			g.EER = definedEER(bona, a.scores)
+		} else {
+			g.EER = definedEER(a.scores, spoofs)
 		}
 		out = append(out, g)
 	}

@@ -2,9 +2,7 @@ package antispoof
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"voxgate/internal/shared"
@@ -33,17 +31,12 @@ func TestFamilyNamesTheFolderBelowCorpora(t *testing.T) {
 func TestEvalSetReportsFamiliesAndCorpora(t *testing.T) {
 	d := loadDetector(t)
 	corp := filepath.Join(shared.Dir(t), "voice-data", "corpora")
-	dir := t.TempDir()
-	rows := []string{"path,label",
-		filepath.Join(corp, "ravdess/Actor_05/03-01-02-01-01-01-05.flac") + ",bonafide",
-		filepath.Join(corp, "librispeech/test-other/3005/3005-163389-0000.flac") + ",bonafide",
-		filepath.Join(corp, "tortoise/cloned/tom/autoregressive_ml.mp3") + ",spoof",
-		filepath.Join(corp, "tortoise/cloned/emma/frost_road_not_taken.mp3") + ",spoof",
-	}
-	p := filepath.Join(dir, "spoof.csv")
-	if err := os.WriteFile(p, []byte(strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := spoofCSV(t,
+		filepath.Join(corp, "ravdess/Actor_05/03-01-02-01-01-01-05.flac")+",bonafide",
+		filepath.Join(corp, "librispeech/test-other/3005/3005-163389-0000.flac")+",bonafide",
+		filepath.Join(corp, "tortoise/cloned/tom/autoregressive_ml.mp3")+",spoof",
+		filepath.Join(corp, "tortoise/cloned/emma/frost_road_not_taken.mp3")+",spoof",
+	)
 	r, err := EvalSet(context.Background(), d, p)
 	if err != nil {
 		t.Fatal(err)
