@@ -15,7 +15,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from train_stats import feats, frames, stats, loadf, part_sim, add_noise  # noqa: E402
-from tenantsim import topk_stats, score_tenant, material as _material  # noqa: E402
+from tenantsim import topk_stats, score_tenant, eer, material as _material  # noqa: E402
 
 
 def material(files, cond, rng, seed):
@@ -28,13 +28,6 @@ SETS = ['ravdess', 'librispeech', 'fsdd', 'audiomnist_az']
 
 def rows(sub):
     return [l.rstrip('\n').split('\t') for l in open(os.path.join(FE, sub, 'list.tsv'))]
-
-
-def eer(tar, non):
-    s = np.concatenate([tar, non]); l = np.concatenate([np.ones(len(tar)), np.zeros(len(non))])
-    o = np.argsort(s, kind='mergesort'); l = l[o]
-    frr = np.concatenate([[0], np.cumsum(l) / len(tar)]); far = np.concatenate([[1], 1 - np.cumsum(1 - l) / len(non)])
-    i = np.argmin(np.abs(frr - far)); return (frr[i] + far[i]) / 2
 
 
 def frr_at(tar, non, far):
