@@ -16,6 +16,7 @@ import (
 
 	"voxgate"
 	"voxgate/audio"
+	"voxgate/timing"
 	"voxgate/vad"
 )
 
@@ -81,10 +82,13 @@ func (an *Analyzer) Analyze(ctx context.Context, data []byte) (*Analysis, error)
 	if dec == nil {
 		dec = &audio.Decoder{}
 	}
+	end := timing.Start(ctx, timing.Decode)
 	clip, err := dec.Decode(ctx, data)
+	end()
 	if err != nil {
 		return nil, decodeError(err, dec)
 	}
+	defer timing.Start(ctx, timing.VAD)()
 	return an.Measure(clip), nil
 }
 

@@ -32,6 +32,9 @@ type Server struct {
 	// metrics are the Prometheus instruments served at /metrics.
 	metrics *metrics
 	cors    corsPolicy
+	// serverTiming sends each request's stage durations (see package
+	// timing) in a Server-Timing header.
+	serverTiming bool
 }
 
 // Options configure a Server.
@@ -47,11 +50,16 @@ type Options struct {
 	// browser (the SDK on a customer's site): exact origins such as
 	// "https://shop.example", or "*" for any. Empty: same origin only.
 	CORSOrigins []string
+	// ServerTiming sends each response's stage durations (decode, vad,
+	// embed, liveness, phrase, replay, store) in a Server-Timing header,
+	// for `voxgate bench`. Off by default: timings are for the operator's
+	// load tests, not for every client.
+	ServerTiming bool
 }
 
 // New returns a Server over svc with every route registered.
 func New(svc *service.Service, opt Options) *Server {
-	s := &Server{svc: svc, log: opt.Logger, mux: http.NewServeMux(), ready: opt.Ready, now: time.Now, jwt: opt.JWT, metrics: newMetrics(), cors: newCORSPolicy(opt.CORSOrigins)}
+	s := &Server{svc: svc, log: opt.Logger, mux: http.NewServeMux(), ready: opt.Ready, now: time.Now, jwt: opt.JWT, metrics: newMetrics(), cors: newCORSPolicy(opt.CORSOrigins), serverTiming: opt.ServerTiming}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -72,7 +80,7 @@ func New(svc *service.Service, opt Options) *Server {
 }
 
 // Handler returns the root handler with the middleware applied.
-func (s *Server) Handler() http.Handler { return s.middleware(s.withCORS(s.mux)) }
+func (s *Server) Handler() http.Handler { return s.middleware(s.withTiming(s.withCORS(s.mux))) }
 
 // reqInfo is the per-request record the middleware logs once the handler
 // returns; handlers and the auth step fill it in.

@@ -72,13 +72,13 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 		}
 		return nil, err
 	}
-	fp := s.engine.Fingerprint(an)
+	fp := s.fingerprint(ctx, an)
 	if m, err := s.replayMatch(ctx, a.TenantID, userID, fp); err != nil {
 		return nil, err
 	} else if m.Replay {
 		return nil, voxgate.Errorf(voxgate.ECONFLICT, "This recording (or a copy of it) is already enrolled: record a new sample")
 	}
-	emb, err := s.engine.Embed(an)
+	emb, err := s.embed(ctx, an)
 	if err != nil {
 		return nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
 	}

@@ -18,6 +18,7 @@ import (
 	"voxgate/ids"
 	"voxgate/policy"
 	"voxgate/seal"
+	"voxgate/timing"
 	"voxgate/voicetoken"
 )
 
@@ -94,7 +95,7 @@ func DefaultConfig() Config {
 
 // New returns a Service over store.
 func New(store voxgate.Store, opt Options) *Service {
-	s := &Service{store: store, log: opt.Logger, now: opt.Now, engine: opt.Engine, sealer: opt.Sealer, tokens: opt.Tokens, cfg: opt.Config}
+	s := &Service{store: timing.WrapStore(store), log: opt.Logger, now: opt.Now, engine: opt.Engine, sealer: opt.Sealer, tokens: opt.Tokens, cfg: opt.Config}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

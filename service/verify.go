@@ -211,7 +211,7 @@ func (s *Service) gateStanding(st voxgate.Standing, res *VerifyResult) (*VerifyR
 // evidence gathers every signal for the decision.
 func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyRequest, an *engine.Analysis, tmpl *template, res *VerifyResult) (policy.Evidence, []float32, error) {
 	ev := policy.Evidence{SpeechSeconds: an.SpeechSeconds, SNRdB: an.Quality.SNRdB}
-	emb, err := s.engine.Embed(an)
+	emb, err := s.embed(ctx, an)
 	if err != nil {
 		return ev, nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
 	}
@@ -227,7 +227,7 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 
 	// Replay: against every kept fingerprint of this profile; the attempt's
 	// own fingerprint is kept too, so that it cannot be replayed later.
-	fp := s.engine.Fingerprint(an)
+	fp := s.fingerprint(ctx, an)
 	m, err := s.replayMatch(ctx, a.TenantID, req.UserID, fp)
 	if err != nil {
 		return ev, nil, err
@@ -241,7 +241,7 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 		res.Spoof.Labels = append(res.Spoof.Labels, "replay")
 	}
 	if s.engine.Spoof != nil {
-		prob, thr, err := s.engine.Spoof.Spoof(ctx, an.Clip.Samples)
+		prob, thr, err := s.spoofScore(ctx, an)
 		if err != nil {
 			return ev, nil, err
 		}
@@ -259,7 +259,7 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 		if s.engine.Phrase == nil {
 			return ev, nil, voxgate.Errorf(voxgate.EUNAVAILABLE, "phrase checking is not available on this server")
 		}
-		pr, err := s.engine.Phrase.Check(ctx, an.Clip.Samples, an.Clip.SourceRate, req.Phrase)
+		pr, err := s.checkPhrase(ctx, an, req.Phrase)
 		if err != nil {
 			return ev, nil, err
 		}

@@ -38,7 +38,7 @@ func (s *Service) VoiceIDEnroll(ctx context.Context, a voxgate.Actor, userID str
 	if err != nil {
 		return nil, err
 	}
-	emb, err := s.engine.Embed(an)
+	emb, err := s.embed(ctx, an)
 	if err != nil {
 		return nil, voxgate.Errorf(voxgate.EINVALID, "No usable speech in the audio file")
 	}
@@ -83,7 +83,7 @@ func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID str
 	if err != nil {
 		return nil, err
 	}
-	emb, err := s.engine.Embed(an)
+	emb, err := s.embed(ctx, an)
 	if err != nil {
 		return nil, voxgate.Errorf(voxgate.EINVALID, "No usable speech in the audio file")
 	}
@@ -150,7 +150,7 @@ func (s *Service) deepfake(ctx context.Context, an *engine.Analysis) (checked, d
 	if s.engine.Spoof == nil {
 		return false, false, nil
 	}
-	p, thr, err := s.engine.Spoof.Spoof(ctx, an.Clip.Samples)
+	p, thr, err := s.spoofScore(ctx, an)
 	if err != nil {
 		return false, false, err
 	}

@@ -37,6 +37,9 @@ type config struct {
 	webhookTimeout      time.Duration
 	// jwt verifies the tokens of the /uflow admin and end-user routes.
 	jwt jwtConfig
+	// serverTiming sends per-stage durations in a Server-Timing header
+	// (what `voxgate bench` reads).
+	serverTiming bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,6 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.demoKeys, "demo-keys", envOr("VOXGATE_DEMO_KEYS", "") == "1", "let anyone mint 24-hour sandbox keys at POST /v1/keys/demo (env VOXGATE_DEMO_KEYS=1)")
 	fs.BoolVar(&cfg.webhookAllowPrivate, "webhook-allow-private", envOr("VOXGATE_WEBHOOK_ALLOW_PRIVATE", "") == "1", "let webhooks target private, loopback and link-local addresses (receivers on your own network; env VOXGATE_WEBHOOK_ALLOW_PRIVATE=1)")
 	fs.DurationVar(&cfg.webhookTimeout, "webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take")
+	fs.BoolVar(&cfg.serverTiming, "server-timing", false, "send each response's stage durations (decode, vad, embed, liveness, ...) in a Server-Timing header, for load tests such as `voxgate bench`")
 	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
@@ -128,7 +132,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.Async.Timeout = cfg.webhookTimeout
 	scfg.Async.ShutdownGrace = cfg.shutdownGrace
 	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg})
-	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins)})
+	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

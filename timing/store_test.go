@@ -1,0 +1,44 @@
+package timing_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"voxgate"
+	"voxgate/store/sqlite"
+	"voxgate/timing"
+)
+
+func TestWrapStoreKeepsOptionalInterfaces(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var raw voxgate.Store = db
+	if _, ok := raw.(voxgate.Queue); !ok {
+		t.Fatal("the SQLite store is no longer a Queue: update this test")
+	}
+	if _, ok := timing.WrapStore(raw).(voxgate.Queue); !ok {
+		t.Fatal("WrapStore hid the store's Queue")
+	}
+}
+
+func TestWrappedStoreCallsCountAsStoreStage(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := timing.WrapStore(db)
+	ctx, rec := timing.With(context.Background())
+	if _, err := st.FindProfile(ctx, "no-tenant", "nobody"); voxgate.ErrorCode(err) != voxgate.EPROFILENOTFOUND {
+		t.Fatalf("FindProfile: %v", err)
+	}
+	spans := rec.Stages()
+	if len(spans) != 1 || spans[0].Name != timing.Store || spans[0].Duration <= 0 || spans[0].Duration > time.Minute {
+		t.Fatalf("stages = %+v", spans)
+	}
+}
