@@ -38,11 +38,20 @@ const (
 // service (it must be recoverable to sign with, so it is encrypted rather
 // than hashed) and never leaves the service in plaintext after it is set.
 type Webhook struct {
-	TenantID  string
-	URL       string
-	Secret    []byte // sealed
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	TenantID string
+	URL      string
+	Secret   []byte // sealed
+	// Signature is the signing scheme: "standard" (Standard Webhooks),
+	// "legacy" (voxgate's first X-Voxgate-Signature scheme, which
+	// webhooks configured before the standard keep) or "both".
+	Signature string
+	// PreviousSecret is the secret the last rotation replaced (sealed),
+	// which still signs beside Secret until PreviousUntil, so that
+	// receivers can switch without refusing a delivery; nil when none.
+	PreviousSecret []byte
+	PreviousUntil  time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Job is one submitted enrollment or verification.

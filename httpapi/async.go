@@ -38,12 +38,28 @@ var acceptedSchema = schema{"type": "object", "required": []string{"callback_url
 	"message":      schema{"type": "string", "const": service.AcceptedMessage},
 }}
 
-var webhookSchema = schema{"type": "object", "properties": schema{
-	"url":        schema{"type": "string", "format": "uri"},
-	"secret":     schema{"type": "string", "description": "only in the answer that generated it: store it now"},
+var webhookSchema = schema{"type": "object", "required": []string{"url", "signature_scheme", "created_at", "updated_at", "signature"}, "properties": schema{
+	"url":              schema{"type": "string", "format": "uri"},
+	"secret":           schema{"type": "string", "description": "only in the answer that generated it: store it now"},
+	"signature_scheme": signatureSchemeSchema,
+	"previous_secret_expires_at": schema{"type": "string", "format": "date-time",
+		"description": "during a rotation: when the replaced secret stops signing beside the new one"},
 	"created_at": schema{"type": "string", "format": "date-time"},
 	"updated_at": schema{"type": "string", "format": "date-time"},
-	"signature":  schema{"type": "object", "description": "how deliveries are signed"},
+	"signature": schema{"type": "object", "description": "how deliveries are signed under this scheme (headers, signed payload, key)",
+		"additionalProperties": schema{"type": "string"}},
+}}
+
+var signatureSchemeSchema = schema{"type": "string", "enum": []string{string(webhook.SchemeStandard), string(webhook.SchemeLegacy), string(webhook.SchemeBoth)},
+	"description": "standard: Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature); legacy: X-Voxgate-Signature only, for receivers written against it; both: both sets of headers"}
+
+var putWebhookSchema = schema{"type": "object", "required": []string{"url"}, "properties": schema{
+	"url": schema{"type": "string", "format": "uri"},
+	"secret": schema{"type": "string", "minLength": 16, "maxLength": 256,
+		"description": "the signing secret; omit it to have one generated (returned once). The standard scheme needs whsec_ and the base64 of 24-64 bytes; a secret other than the current one starts a rotation"},
+	"signature_scheme": signatureSchemeSchema,
+	"secret_overlap_seconds": schema{"type": "integer", "minimum": 0, "maximum": int64(service.MaxSecretOverlap.Seconds()),
+		"description": "how long a replaced secret keeps signing beside the new one (default: the server's, 24 h)"},
 }}
 
 var deliverySchema = schema{"type": "object", "properties": schema{
@@ -69,8 +85,7 @@ func (s *Server) registerAsync() {
 	s.handle("POST", "/organisations/{orgId}/verifications", submit("verification", "asyncVerify"), s.authed(s.asyncSubmit(voxgate.JobVerify)))
 	s.handle("PUT", "/organisations/{orgId}/webhook", operation{
 		id: "putWebhook", summary: "Configure the webhook results are POSTed to (a secret is generated when none is given; admin)", tag: "async", auth: authAPIKey,
-		request: jsonBody(schema{"type": "object", "required": []string{"url"}, "properties": schema{
-			"url": schema{"type": "string", "format": "uri"}, "secret": schema{"type": "string", "minLength": 16, "maxLength": 256}}}),
+		request:  jsonBody(putWebhookSchema),
 		response: map[int]*body{200: jsonBody(webhookSchema)},
 	}, s.authed(s.putWebhook))
 	s.handle("GET", "/organisations/{orgId}/webhook", operation{
@@ -156,41 +171,79 @@ func decodeBase64(s string) ([]byte, error) {
 	return enc.DecodeString(s)
 }
 
-// signatureDoc tells a tenant, in the webhook answer, how to check
-// deliveries.
-var signatureDoc = map[string]string{
-	"algorithm":        "HMAC-SHA256",
-	"signed_payload":   "<X-Voxgate-Timestamp>.<raw body>",
-	"signature_header": webhook.HeaderSignature + ": v1=<hex digest>",
-	"timestamp_header": webhook.HeaderTimestamp + ": <Unix seconds>",
-	"delivery_header":  webhook.HeaderDelivery + ": <delivery id, stable across retries: dedupe on it>",
-	"event_header":     webhook.HeaderEvent + ": verification.completed | enrollment.completed",
+// signatureDoc tells a tenant, in the webhook answer, how deliveries are
+// signed under its scheme.
+func signatureDoc(scheme webhook.Scheme) map[string]string {
+	doc := map[string]string{
+		"scheme":       string(scheme),
+		"algorithm":    "HMAC-SHA256",
+		"event_header": webhook.HeaderEvent + ": verification.completed | enrollment.completed",
+	}
+	if scheme.Standard() {
+		doc["specification"] = "https://www.standardwebhooks.com (verify with any Standard Webhooks library)"
+		doc["key"] = "the base64-decoded part of the secret after whsec_"
+		doc["signed_payload"] = "<webhook-id>.<webhook-timestamp>.<raw body>"
+		doc["signature_header"] = webhook.HeaderStandardSignature + ": v1,<base64 digest> (space-separated, one per secret, during a rotation)"
+		doc["timestamp_header"] = webhook.HeaderStandardTimestamp + ": <Unix seconds>"
+		doc["id_header"] = webhook.HeaderID + ": <delivery id, stable across retries: dedupe on it>"
+	}
+	if scheme.Legacy() {
+		doc["legacy_key"] = "the whole secret string"
+		doc["legacy_signed_payload"] = "<X-Voxgate-Timestamp>.<raw body>"
+		doc["legacy_signature_header"] = webhook.HeaderSignature + ": v1=<hex digest> (comma-separated during a rotation)"
+		doc["legacy_timestamp_header"] = webhook.HeaderTimestamp + ": <Unix seconds>"
+		doc["legacy_delivery_header"] = webhook.HeaderDelivery + ": <delivery id, stable across retries: dedupe on it>"
+	}
+	return doc
 }
 
 type webhookResponse struct {
-	URL       string            `json:"url"`
-	Secret    string            `json:"secret,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
-	Signature map[string]string `json:"signature"`
+	URL             string            `json:"url"`
+	Secret          string            `json:"secret,omitempty"`
+	SignatureScheme string            `json:"signature_scheme"`
+	PreviousUntil   *time.Time        `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+	Signature       map[string]string `json:"signature"`
+}
+
+func webhookView(cfg *service.WebhookConfig) webhookResponse {
+	out := webhookResponse{URL: cfg.URL, Secret: cfg.Secret, SignatureScheme: string(cfg.Signature), CreatedAt: cfg.CreatedAt,
+		UpdatedAt: cfg.UpdatedAt, Signature: signatureDoc(cfg.Signature)}
+	if !cfg.PreviousUntil.IsZero() {
+		until := cfg.PreviousUntil
+		out.PreviousUntil = &until
+	}
+	return out
 }
 
 func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		URL    string `json:"url"`
-		Secret string `json:"secret"`
+		URL             string `json:"url"`
+		Secret          string `json:"secret"`
+		SignatureScheme string `json:"signature_scheme"`
+		OverlapSeconds  *int64 `json:"secret_overlap_seconds"`
 	}
 	if err := decodeJSON(w, r, maxJSONBody, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	cfg, err := s.svc.SetWebhook(r.Context(), actorFrom(r), r.PathValue("orgId"), req.URL, req.Secret)
+	settings := service.WebhookSettings{URL: req.URL, Secret: req.Secret, Signature: req.SignatureScheme}
+	if req.OverlapSeconds != nil {
+		if *req.OverlapSeconds < 0 || *req.OverlapSeconds > int64(service.MaxSecretOverlap.Seconds()) {
+			writeError(w, r, voxgate.Errorf(voxgate.EINVALID, "secret_overlap_seconds must be between 0 and %d", int64(service.MaxSecretOverlap.Seconds())))
+			return
+		}
+		d := time.Duration(*req.OverlapSeconds) * time.Second
+		settings.Overlap = &d
+	}
+	cfg, err := s.svc.SetWebhook(r.Context(), actorFrom(r), r.PathValue("orgId"), settings)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, webhookResponse{URL: cfg.URL, Secret: cfg.Secret, CreatedAt: cfg.CreatedAt, UpdatedAt: cfg.UpdatedAt, Signature: signatureDoc})
+	writeJSON(w, http.StatusOK, webhookView(cfg))
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
@@ -199,7 +252,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, webhookResponse{URL: cfg.URL, CreatedAt: cfg.CreatedAt, UpdatedAt: cfg.UpdatedAt, Signature: signatureDoc})
+	writeJSON(w, http.StatusOK, webhookView(cfg))
 }
 
 type deliveryJSON struct {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +26,7 @@ import (
 type receiver struct {
 	t      *testing.T
 	srv    *httptest.Server
-	secret atomic.Value // []byte
+	secret atomic.Value // string
 	status atomic.Value // func(n int) int, n counting attempts from 1
 	calls  atomic.Int32
 	mu     sync.Mutex
@@ -38,7 +40,7 @@ func newReceiver(t *testing.T) *receiver {
 	rc.status.Store(func(int) int { return http.StatusNoContent })
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		secret, _ := rc.secret.Load().([]byte)
+		secret, _ := rc.secret.Load().(string)
 		if err := webhook.Verify(secret, r.Header, body, time.Now(), 0); err != nil {
 			t.Errorf("delivery with a bad signature: %v", err)
 			w.WriteHeader(http.StatusUnauthorized)
@@ -46,7 +48,7 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		n := int(rc.calls.Add(1))
 		rc.mu.Lock()
-		rc.attempts = append(rc.attempts, r.Header.Get(webhook.HeaderDelivery))
+		rc.attempts = append(rc.attempts, r.Header.Get(webhook.HeaderID))
 		rc.mu.Unlock()
 		code := rc.status.Load().(func(int) int)(n)
 		if code/100 == 2 {
@@ -57,7 +59,7 @@ func newReceiver(t *testing.T) *receiver {
 			if r.Header.Get(webhook.HeaderEvent) != m["event_type"] {
 				t.Errorf("event header %q, body %v", r.Header.Get(webhook.HeaderEvent), m["event_type"])
 			}
-			m["_delivery"] = r.Header.Get(webhook.HeaderDelivery)
+			m["_delivery"] = r.Header.Get(webhook.HeaderID)
 			rc.events <- m
 		}
 		w.WriteHeader(code)
@@ -115,7 +117,7 @@ func asyncEnv(t *testing.T, a service.AsyncConfig) (*bioEnv, string, *receiver) 
 	if st != 200 || body["url"] != rc.srv.URL+"/voxgate" || len(secret) < 32 {
 		t.Fatalf("PUT webhook: %d %v", st, body)
 	}
-	rc.secret.Store([]byte(secret))
+	rc.secret.Store(secret)
 	return e, key, rc
 }
 
@@ -419,12 +421,24 @@ func TestAsyncWebhookConfiguration(t *testing.T) {
 	st, body, hdr = e.do("PUT", "/organisations/acme/webhook", verifier, map[string]string{"url": "https://93.184.216.34/hook"})
 	assertError(t, st, body, hdr, 403, "forbidden")
 	st, body, hdr = e.do("PUT", "/organisations/acme/webhook", key, map[string]string{"url": "https://93.184.216.34/hook", "secret": "my-own-signing-secret-123"})
-	if st != 200 || body["secret"] != nil || body["url"] != "https://93.184.216.34/hook" || hdr.Get("Cache-Control") != "no-store" {
-		t.Fatalf("PUT with a secret: %d %v", st, body)
+	assertError(t, st, body, hdr, 400, "validation_error") // not a Standard Webhooks secret
+	st, body, hdr = e.do("PUT", "/organisations/acme/webhook", key, map[string]string{"url": "https://93.184.216.34/hook", "secret": "my-own-signing-secret-123", "signature_scheme": "legacy"})
+	if st != 200 || body["secret"] != nil || body["url"] != "https://93.184.216.34/hook" || hdr.Get("Cache-Control") != "no-store" || body["signature_scheme"] != "legacy" {
+		t.Fatalf("PUT with a legacy secret: %d %v", st, body)
 	}
-	st, body, _ = e.do("PUT", "/organisations/acme/webhook", key, map[string]string{"url": "https://93.184.216.34/v2"})
+	st, body, hdr = e.do("PUT", "/organisations/acme/webhook", key, map[string]any{"url": "https://93.184.216.34/hook", "signature_scheme": "both", "secret_overlap_seconds": -1})
+	assertError(t, st, body, hdr, 400, "validation_error")
+	// Moving to the standard: a generated secret, the legacy one signing beside it for an hour.
+	st, body, _ = e.do("PUT", "/organisations/acme/webhook", key, map[string]any{"url": "https://93.184.216.34/hook", "signature_scheme": "both", "secret_overlap_seconds": 3600})
+	if st != 200 || body["signature_scheme"] != "both" || body["previous_secret_expires_at"] == nil || !strings.HasPrefix(fmt.Sprint(body["secret"]), "whsec_") {
+		t.Fatalf("PUT moving to both schemes: %d %v", st, body)
+	}
+	if sig, _ := body["signature"].(map[string]any); sig["id_header"] == nil || sig["legacy_signature_header"] == nil {
+		t.Fatalf("signature description of both schemes: %v", body["signature"])
+	}
+	st, body, _ = e.do("PUT", "/organisations/acme/webhook", key, map[string]string{"url": "https://93.184.216.34/v2", "signature_scheme": "standard"})
 	secret, _ := body["secret"].(string)
-	if st != 200 || len(secret) < 32 {
+	if _, err := webhook.ParseSecret(secret); st != 200 || err != nil || body["signature_scheme"] != "standard" {
 		t.Fatalf("PUT generating a secret: %d %v", st, body)
 	}
 	st, body, _ = e.do("GET", "/organisations/acme/webhook", key, nil)

@@ -77,6 +77,8 @@ func (s *Server) OpenAPI() map[string]any {
 			"description": "Self-hosted voice biometrics: enrollment, verification, challenge-response, liveness.",
 		},
 		"paths": paths,
+		// The requests voxgate sends to webhooks (openapi_webhooks.go).
+		"webhooks": webhooksDoc(),
 		"components": map[string]any{
 			"schemas": map[string]any{"Error": errorSchema},
 			"securitySchemes": map[string]any{

@@ -3,10 +3,14 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"voxgate/service"
 )
 
 // TestOpenAPIDocumentsExactlyTheRegisteredRoutes keeps /openapi.json true:
@@ -56,5 +60,86 @@ func TestOpenAPIDocumentsExactlyTheRegisteredRoutes(t *testing.T) {
 	sort.Strings(registered)
 	if strings.Join(documented, "\n") != strings.Join(registered, "\n") {
 		t.Fatalf("documented:\n%s\nregistered:\n%s", strings.Join(documented, "\n"), strings.Join(registered, "\n"))
+	}
+}
+
+// TestOpenAPIWebhooksDescribeThePayloadsSent keeps the webhooks section
+// true: each event's schema names exactly the JSON fields of the payload
+// type the service sends, and its required list only fields that are
+// always present.
+func TestOpenAPIWebhooksDescribeThePayloadsSent(t *testing.T) {
+	e := newEnv(t)
+	resp, err := http.Get(e.srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Webhooks map[string]struct {
+			Post struct {
+				OperationID string `json:"operationId"`
+				Parameters  []struct {
+					Name string `json:"name"`
+					In   string `json:"in"`
+				} `json:"parameters"`
+				RequestBody struct {
+					Content map[string]struct {
+						Schema struct {
+							Required   []string                   `json:"required"`
+							Properties map[string]json.RawMessage `json:"properties"`
+						} `json:"schema"`
+					} `json:"content"`
+				} `json:"requestBody"`
+			} `json:"post"`
+		} `json:"webhooks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	for event, payload := range map[string]any{
+		service.EventVerificationCompleted: service.VerificationEvent{},
+		service.EventEnrollmentCompleted:   service.EnrollmentEvent{},
+	} {
+		op := doc.Webhooks[event].Post
+		if op.OperationID == "" {
+			t.Errorf("webhooks: no %s", event)
+			continue
+		}
+		var headers []string
+		for _, p := range op.Parameters {
+			if p.In == "header" {
+				headers = append(headers, strings.ToLower(p.Name))
+			}
+		}
+		for _, h := range []string{"webhook-id", "webhook-timestamp", "webhook-signature"} {
+			if !slices.Contains(headers, h) {
+				t.Errorf("%s: header %s not documented", event, h)
+			}
+		}
+		sch := op.RequestBody.Content["application/json"].Schema
+		var documented []string
+		for name := range sch.Properties {
+			documented = append(documented, name)
+		}
+		var fields, always []string
+		typ := reflect.TypeOf(payload)
+		for i := range typ.NumField() {
+			name, opts, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			fields = append(fields, name)
+			if !strings.Contains(opts, "omitempty") {
+				always = append(always, name)
+			}
+		}
+		sort.Strings(documented)
+		sort.Strings(fields)
+		if !slices.Equal(documented, fields) {
+			t.Errorf("%s: documented %v, sent %v", event, documented, fields)
+		}
+		sort.Strings(always)
+		req := slices.Clone(sch.Required)
+		sort.Strings(req)
+		if !slices.Equal(req, always) {
+			t.Errorf("%s: required %v, always sent %v", event, req, always)
+		}
 	}
 }

@@ -78,6 +78,10 @@ type AsyncConfig struct {
 	// Resolver resolves webhook hosts when they are configured (default
 	// net.DefaultResolver).
 	Resolver webhook.Resolver
+	// SecretOverlap is how long a replaced webhook secret keeps signing
+	// beside the new one when a tenant does not say (default 24 h; voxgate
+	// serve --webhook-secret-overlap).
+	SecretOverlap time.Duration
 }
 
 // withDefaults returns c with its zero fields filled.
@@ -103,6 +107,7 @@ func (c AsyncConfig) withDefaults() AsyncConfig {
 	set(&c.Retention, 7*24*time.Hour)
 	set(&c.DeadRetention, 30*24*time.Hour)
 	set(&c.ShutdownGrace, 20*time.Second)
+	set(&c.SecretOverlap, 24*time.Hour)
 	return c
 }
 
@@ -180,104 +185,6 @@ func deviceHash(tenantID, userID, fp string) string {
 	}
 	h := sha256.Sum256(seal.AD("voxgate-device", tenantID, userID, fp))
 	return hex.EncodeToString(h[:])
-}
-
-// WebhookConfig is a tenant's webhook as shown to the tenant. Secret is set
-// only in the answer that generated it: it is shown once.
-type WebhookConfig struct {
-	URL       string
-	Secret    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// Secret bounds for a caller-chosen webhook secret.
-const (
-	minSecretLen = 16
-	maxSecretLen = 256
-)
-
-// SetWebhook configures the organisation's webhook: the URL results are
-// posted to and the secret they are signed with. An empty secret makes a
-// new random one, returned in this answer only; a given one is not echoed.
-// The secret is stored sealed. Admin keys only. Returns EINVALID for a bad
-// URL or secret, including a URL whose host is internal (unless the
-// operator allows private targets), ENOTFOUND for another organisation.
-func (s *Service) SetWebhook(ctx context.Context, a voxgate.Actor, org, rawURL, secret string) (*WebhookConfig, error) {
-	t, err := s.org(ctx, a, org)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.RequireAdmin(); err != nil {
-		return nil, err
-	}
-	q, err := s.queue()
-	if err != nil {
-		return nil, err
-	}
-	if s.sealer == nil {
-		return nil, voxgate.Errorf(voxgate.EUNAVAILABLE, "webhooks need the server's sealing key")
-	}
-	cfg := s.cfg.Async.withDefaults()
-	u, err := webhook.CheckURL(ctx, rawURL, cfg.AllowPrivate, cfg.Resolver)
-	if err != nil {
-		if errors.Is(err, webhook.ErrBlockedAddress) {
-			return nil, voxgate.Errorf(voxgate.EINVALID, "url must reach a public address (private, loopback and link-local targets are refused by this server)")
-		}
-		return nil, voxgate.Errorf(voxgate.EINVALID, "%s", err.Error())
-	}
-	out := &WebhookConfig{URL: u.String()}
-	switch {
-	case secret == "":
-		secret = "whsec_" + ids.Token(43)
-		out.Secret = secret
-	case len(secret) < minSecretLen || len(secret) > maxSecretLen:
-		return nil, voxgate.Errorf(voxgate.EINVALID, "secret must be %d-%d characters", minSecretLen, maxSecretLen)
-	default:
-		for _, r := range secret {
-			if r < 0x21 || r > 0x7e {
-				return nil, voxgate.Errorf(voxgate.EINVALID, "secret must be printable ASCII without spaces")
-			}
-		}
-	}
-	now := s.now().UTC()
-	created := now
-	if old, err := q.FindWebhook(ctx, t.ID); err == nil {
-		created = old.CreatedAt
-	} else if voxgate.ErrorCode(err) != voxgate.ENOTFOUND {
-		return nil, err
-	}
-	w := &voxgate.Webhook{TenantID: t.ID, URL: out.URL, Secret: s.sealer.Seal([]byte(secret), webhookSecretAD(t.ID)), CreatedAt: created, UpdatedAt: now}
-	if err := q.PutWebhook(ctx, w); err != nil {
-		return nil, err
-	}
-	out.CreatedAt, out.UpdatedAt = created, now
-	s.log.InfoContext(ctx, "webhook configured", "tenant", t.ID, "host", u.Host, "generated_secret", out.Secret != "")
-	return out, nil
-}
-
-// Webhook returns the organisation's webhook, without its secret. Admin
-// keys only. Returns ENOTFOUND when none is configured.
-func (s *Service) Webhook(ctx context.Context, a voxgate.Actor, org string) (*WebhookConfig, error) {
-	t, err := s.org(ctx, a, org)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.RequireAdmin(); err != nil {
-		return nil, err
-	}
-	q, err := s.queue()
-	if err != nil {
-		return nil, err
-	}
-	w, err := q.FindWebhook(ctx, t.ID)
-	if err != nil {
-		if voxgate.ErrorCode(err) == voxgate.ENOTFOUND {
-			return nil, voxgate.Errorf(voxgate.ENOTFOUND, "No webhook configured for this organisation")
-		}
-		return nil, err
-	}
-	return &WebhookConfig{URL: w.URL, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}, nil
 }
 
 // AsyncRequest is one submission to the asynchronous API.
@@ -856,10 +763,10 @@ func (s *Service) deliver(ctx context.Context, q voxgate.Queue, cfg AsyncConfig,
 	var res webhook.Result
 	w, err := q.FindWebhook(ctx, d.TenantID)
 	if err == nil {
-		var secret []byte
-		secret, err = s.sealer.Open(w.Secret, webhookSecretAD(d.TenantID))
+		var keys webhook.Keys
+		keys, err = s.signingKeys(w, s.now())
 		if err == nil {
-			res, err = sender.Send(ctx, w.URL, secret, webhook.Message{ID: d.ID, Event: d.Event, Body: d.Payload}, s.now())
+			res, err = sender.Send(ctx, w.URL, keys, webhook.Message{ID: d.ID, Event: d.Event, Body: d.Payload}, s.now())
 		}
 	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

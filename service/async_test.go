@@ -31,7 +31,7 @@ type asyncEnv struct {
 	svc    *Service
 	db     *sqlite.DB
 	actor  voxgate.Actor
-	secret []byte
+	secret string
 	recv   *httptest.Server
 	events chan map[string]any
 	// status, when set, answers each delivery (default 204).
@@ -74,17 +74,17 @@ func newAsyncEnv(t *testing.T, cfg AsyncConfig) *asyncEnv {
 		if code/100 == 2 {
 			var m map[string]any
 			json.Unmarshal(body, &m)
-			m["_delivery"] = r.Header.Get(webhook.HeaderDelivery)
+			m["_delivery"] = r.Header.Get(webhook.HeaderID)
 			e.events <- m
 		}
 		w.WriteHeader(code)
 	}))
 	t.Cleanup(e.recv.Close)
-	wh, err := e.svc.SetWebhook(context.Background(), e.actor, "acme", e.recv.URL+"/hook", "")
+	wh, err := e.svc.SetWebhook(context.Background(), e.actor, "acme", WebhookSettings{URL: e.recv.URL + "/hook"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.secret = []byte(wh.Secret)
+	e.secret = wh.Secret
 	return e
 }
 
@@ -251,17 +251,17 @@ func TestSetWebhookRefusesInternalTargetsUnlessAllowed(t *testing.T) {
 	ctx := context.Background()
 	for _, u := range []string{"http://127.0.0.1:8080/hook", "http://[::1]/hook", "http://169.254.169.254/latest", "http://10.1.2.3/",
 		"http://localhost/hook", "http://100.64.0.1/", "ftp://example.com/", "not a url"} {
-		if _, err := s.SetWebhook(ctx, a, "acme", u, ""); code(err) != voxgate.EINVALID {
+		if _, err := s.SetWebhook(ctx, a, "acme", WebhookSettings{URL: u}); code(err) != voxgate.EINVALID {
 			t.Errorf("SetWebhook(%s) = %v, want validation_error", u, err)
 		}
 	}
 	if _, err := s.Webhook(ctx, a, "acme"); code(err) != voxgate.ENOTFOUND {
 		t.Fatalf("a refused URL was stored: %v", err)
 	}
-	if _, err := s.SetWebhook(ctx, a, "acme", "http://93.184.216.34/hook", "short"); code(err) != voxgate.EINVALID {
+	if _, err := s.SetWebhook(ctx, a, "acme", WebhookSettings{URL: "http://93.184.216.34/hook", Secret: "short", Signature: "legacy"}); code(err) != voxgate.EINVALID {
 		t.Fatalf("short secret: %v", err)
 	}
-	w, err := s.SetWebhook(ctx, a, "acme", "http://93.184.216.34/hook", "a-caller-chosen-secret")
+	w, err := s.SetWebhook(ctx, a, "acme", WebhookSettings{URL: "http://93.184.216.34/hook", Secret: "a-caller-chosen-secret", Signature: "legacy"})
 	if err != nil || w.Secret != "" {
 		t.Fatalf("caller's secret echoed or refused: %+v %v", w, err)
 	}
@@ -270,11 +270,11 @@ func TestSetWebhookRefusesInternalTargetsUnlessAllowed(t *testing.T) {
 		t.Fatal("webhook secret stored in plaintext")
 	}
 	verifier := mustActor(t, s, "acme", voxgate.ScopeVerify)
-	if _, err := s.SetWebhook(ctx, verifier, "acme", "http://93.184.216.34/hook", ""); code(err) != voxgate.EFORBIDDEN {
+	if _, err := s.SetWebhook(ctx, verifier, "acme", WebhookSettings{URL: "http://93.184.216.34/hook"}); code(err) != voxgate.EFORBIDDEN {
 		t.Fatalf("verify-scope key configured the webhook: %v", err)
 	}
 	other := mustActor(t, s, "globex", voxgate.ScopeAdmin)
-	if _, err := s.SetWebhook(ctx, other, "acme", "http://93.184.216.34/hook", ""); code(err) != voxgate.ENOTFOUND {
+	if _, err := s.SetWebhook(ctx, other, "acme", WebhookSettings{URL: "http://93.184.216.34/hook"}); code(err) != voxgate.ENOTFOUND {
 		t.Fatalf("another organisation's key: %v", err)
 	}
 }

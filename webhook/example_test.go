@@ -10,19 +10,21 @@ import (
 )
 
 // A receiver checks each delivery before trusting it, and dedupes on the
-// delivery ID (deliveries are at least once).
+// delivery ID (deliveries are at least once). Any Standard Webhooks
+// library does the same check.
 func ExampleVerify() {
-	secret := []byte("whsec_from_PUT_/organisations/acme/webhook")
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // from PUT /organisations/acme/webhook
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil || webhook.Verify(secret, r.Header, body, time.Now(), 0) != nil {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		_ = r.Header.Get(webhook.HeaderDelivery) // remember it; skip if seen
+		_ = r.Header.Get(webhook.HeaderID) // remember it; skip if seen
 		w.WriteHeader(http.StatusNoContent)
 	}
 	_ = handler
-	fmt.Println(webhook.Sign([]byte("k"), 1700000000, []byte(`{}`)))
-	// Output: v1=c6ef4734033cee2367414a0939385eca0397754aa7a59716da7463a9298b5146
+	key, _ := webhook.ParseSecret(secret)
+	fmt.Println(webhook.Sign(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, []byte(`{"test": 2432232314}`)))
+	// Output: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=
 }

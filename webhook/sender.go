@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -100,13 +99,17 @@ func refuseInternal(network, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// Send posts m to target, signed with secret at time now. It returns nil
+// Send posts m to target, signed with keys at time now. It returns nil
 // only for a 2xx answer; a *StatusError for any other status (3xx
 // included: redirects are not followed); otherwise the transport error,
 // wrapping ErrBlockedAddress when the target is internal. The target is
 // checked for form here too (ParseURL), so a bad stored URL fails cleanly.
-func (s *Sender) Send(ctx context.Context, target string, secret []byte, m Message, now time.Time) (Result, error) {
+func (s *Sender) Send(ctx context.Context, target string, keys Keys, m Message, now time.Time) (Result, error) {
 	if _, err := ParseURL(target); err != nil {
+		return Result{}, err
+	}
+	signed, err := keys.Headers(m, now.Unix())
+	if err != nil {
 		return Result{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
@@ -115,17 +118,15 @@ func (s *Sender) Send(ctx context.Context, target string, secret []byte, m Messa
 	if err != nil {
 		return Result{}, err
 	}
-	ts := now.Unix()
 	ua := s.UserAgent
 	if ua == "" {
 		ua = "voxgate-webhook/1"
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", ua)
-	req.Header.Set(HeaderEvent, m.Event)
-	req.Header.Set(HeaderDelivery, m.ID)
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(secret, ts, m.Body))
+	for k, v := range signed {
+		req.Header[k] = v
+	}
 	start := time.Now()
 	resp, err := s.httpClient().Do(req)
 	res := Result{Duration: time.Since(start)}

@@ -1,106 +1,75 @@
 // Package webhook delivers signed event notifications to customer endpoints
-// (the asynchronous API of seed 002): it signs bodies with HMAC-SHA256, posts
-// them through an HTTP client that refuses private, loopback and other
-// internal targets at connection time (so DNS rebinding cannot reach the
-// operator's network), and computes retry delays with exponential backoff
-// and full jitter. It knows nothing of the store: the queue of deliveries and
-// their retry bookkeeping live in the service.
+// (the asynchronous API of seed 002): it signs bodies per the Standard
+// Webhooks specification (https://www.standardwebhooks.com), or with
+// voxgate's older scheme for receivers written against it, posts them
+// through an HTTP client that refuses private, loopback and other internal
+// targets at connection time (so DNS rebinding cannot reach the operator's
+// network), and computes retry delays with exponential backoff and full
+// jitter. It knows nothing of the store: the queue of deliveries and their
+// retry bookkeeping live in the service.
 //
 // # Verifying a delivery
 //
-// Every POST carries:
+// With the standard scheme (the default) every POST carries:
 //
-//	X-Voxgate-Event:     verification.completed | enrollment.completed
-//	X-Voxgate-Delivery:  the delivery ID (stable across retries: dedupe on it)
-//	X-Voxgate-Timestamp: Unix seconds when this attempt was signed
-//	X-Voxgate-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+//	webhook-id:        the delivery ID (stable across retries: dedupe on it)
+//	webhook-timestamp: Unix seconds when this attempt was signed
+//	webhook-signature: v1,<base64 HMAC-SHA256(key, id + "." + timestamp + "." + body)>
 //
-// A receiver recomputes the HMAC over the timestamp header, a '.', and the
-// raw request body, compares it with the v1 value in constant time, and
-// refuses timestamps more than a few minutes old (replayed requests). In Go,
-// [Verify] does all three; elsewhere:
+// where key is the base64-decoded part of the tenant's secret after its
+// "whsec_" prefix. During a secret rotation the header lists one signature
+// per secret, separated by spaces. The official Standard Webhooks
+// libraries (JavaScript, Python, Go, Java, Ruby, PHP, Rust, C#...) and the
+// Svix ones verify these deliveries: new Webhook("whsec_...").verify(body,
+// headers). In Go, [Verify] does it.
 //
-//	mac = HMAC_SHA256(secret, ts + "." + raw_body)
-//	ok  = constant_time_equal(hex(mac), sig_header.removeprefix("v1="))
-//	      and abs(now - int(ts)) <= 300
+// With the legacy scheme (a tenant setting, for receivers written before
+// voxgate followed the standard) the headers are X-Voxgate-Delivery,
+// X-Voxgate-Timestamp and X-Voxgate-Signature: v1=<hex HMAC-SHA256(secret,
+// timestamp + "." + body)>, keyed with the whole secret string,
+// comma-separated during a rotation ([VerifyLegacy]). The "both" setting
+// sends both sets of headers, for moving a receiver from one to the other.
+// X-Voxgate-Event names the event in every scheme.
 //
-// Delivery is at least once: a retry after a lost response repeats the
-// same delivery ID, which the receiver should use to drop duplicates.
+// Either way a receiver recomputes the HMAC over the raw body, compares in
+// constant time, and refuses timestamps more than a few minutes old
+// (replayed requests). Delivery is at least once: a retry after a lost
+// response repeats the same delivery ID, which the receiver should use to
+// drop duplicates.
 package webhook
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
 // Header names of a delivery.
 const (
-	HeaderEvent     = "X-Voxgate-Event"
+	HeaderEvent = "X-Voxgate-Event"
+
+	// Standard Webhooks.
+	HeaderID                = "webhook-id"
+	HeaderStandardTimestamp = "webhook-timestamp"
+	HeaderStandardSignature = "webhook-signature"
+
+	// The legacy scheme.
 	HeaderDelivery  = "X-Voxgate-Delivery"
 	HeaderTimestamp = "X-Voxgate-Timestamp"
 	HeaderSignature = "X-Voxgate-Signature"
 )
 
-// signatureVersion prefixes the hex MAC, so that a future scheme can be
-// sent beside this one.
-const signatureVersion = "v1="
-
 // DefaultTolerance is how far a timestamp may be from the receiver's clock
 // for [Verify] to accept it.
 const DefaultTolerance = 5 * time.Minute
 
-// Sign returns the signature header value for body sent at Unix time ts:
-// "v1=" and the hex HMAC-SHA256 of "<ts>.<body>" under secret.
-func Sign(secret []byte, ts int64, body []byte) string {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(strconv.FormatInt(ts, 10)))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return signatureVersion + hex.EncodeToString(mac.Sum(nil))
-}
-
-// Errors returned by Verify.
+// Errors returned by Verify and VerifyLegacy.
 var (
 	ErrNoSignature  = errors.New("webhook: missing signature or timestamp header")
 	ErrBadSignature = errors.New("webhook: signature does not match")
 	ErrStale        = errors.New("webhook: timestamp outside the tolerance")
 )
-
-// Verify checks a received delivery: the signature header must hold a v1
-// MAC of the timestamp header and body under secret, and the timestamp must
-// be within tolerance of now (tolerance <= 0: DefaultTolerance). The
-// signature header may list several comma-separated values (key rotation);
-// one match suffices.
-func Verify(secret []byte, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
-	tsText, sigs := h.Get(HeaderTimestamp), h.Get(HeaderSignature)
-	if tsText == "" || sigs == "" {
-		return ErrNoSignature
-	}
-	ts, err := strconv.ParseInt(tsText, 10, 64)
-	if err != nil {
-		return ErrNoSignature
-	}
-	if tolerance <= 0 {
-		tolerance = DefaultTolerance
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-		return ErrStale
-	}
-	want := []byte(Sign(secret, ts, body))
-	for _, sig := range strings.Split(sigs, ",") {
-		if hmac.Equal([]byte(strings.TrimSpace(sig)), want) {
-			return nil
-		}
-	}
-	return ErrBadSignature
-}
 
 // Backoff computes retry delays: exponential growth from Base, capped at
 // Cap, with full jitter (a uniform draw between zero and that bound), which

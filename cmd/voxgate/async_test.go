@@ -127,7 +127,7 @@ func TestWebhookSurvivesKillDuringDelivery(t *testing.T) {
 	}
 	var (
 		mu       sync.Mutex
-		secret   []byte
+		secret   string
 		stalling = true
 	)
 	firstAttempt := make(chan string, 1)
@@ -145,14 +145,14 @@ func TestWebhookSurvivesKillDuringDelivery(t *testing.T) {
 			return
 		}
 		if stall {
-			firstAttempt <- r.Header.Get(webhook.HeaderDelivery)
+			firstAttempt <- r.Header.Get(webhook.HeaderID)
 			<-release // the server dies while this request is open
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
 		var m map[string]any
 		json.Unmarshal(body, &m)
-		m["_delivery"] = r.Header.Get(webhook.HeaderDelivery)
+		m["_delivery"] = r.Header.Get(webhook.HeaderID)
 		arrived <- m
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -166,7 +166,7 @@ func TestWebhookSurvivesKillDuringDelivery(t *testing.T) {
 		t.Fatalf("PUT webhook: %d %v", st, body)
 	}
 	mu.Lock()
-	secret = []byte(body["secret"].(string))
+	secret = body["secret"].(string)
 	mu.Unlock()
 	reqUUID := ids.UUID()
 	st, body = doJSON(t, "POST", base+"/organisations/acme/verifications", created.Key, map[string]any{
@@ -198,7 +198,7 @@ func TestWebhookSurvivesKillDuringDelivery(t *testing.T) {
 	case <-time.After(45 * time.Second):
 		t.Fatalf("the delivery was lost across a SIGKILL")
 	}
-	if strings.Contains(logs.String(), string(secret)) {
+	if strings.Contains(logs.String(), secret) {
 		t.Fatal("the webhook secret reached the logs")
 	}
 }

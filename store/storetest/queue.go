@@ -56,11 +56,18 @@ func testWebhooks(t *testing.T, s voxgate.Store, q voxgate.Queue) {
 		t.Fatal(err)
 	}
 	later := now.Add(time.Minute)
-	if err := q.PutWebhook(ctx, &voxgate.Webhook{TenantID: a.ID, URL: "https://a.example/2", Secret: []byte("s2"), CreatedAt: later, UpdatedAt: later}); err != nil {
+	w, err := q.FindWebhook(ctx, a.ID)
+	if err != nil || w.PreviousSecret != nil || !w.PreviousUntil.IsZero() {
+		t.Fatalf("FindWebhook without a rotation = %+v, %v", w, err)
+	}
+	until := later.Add(24 * time.Hour)
+	if err := q.PutWebhook(ctx, &voxgate.Webhook{TenantID: a.ID, URL: "https://a.example/2", Secret: []byte("s2"), Signature: "both",
+		PreviousSecret: []byte("s1"), PreviousUntil: until, CreatedAt: later, UpdatedAt: later}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := q.FindWebhook(ctx, a.ID)
-	if err != nil || w.URL != "https://a.example/2" || string(w.Secret) != "s2" || !w.CreatedAt.Equal(now) || !w.UpdatedAt.Equal(later) {
+	w, err = q.FindWebhook(ctx, a.ID)
+	if err != nil || w.URL != "https://a.example/2" || string(w.Secret) != "s2" || !w.CreatedAt.Equal(now) || !w.UpdatedAt.Equal(later) ||
+		w.Signature != "both" || string(w.PreviousSecret) != "s1" || !w.PreviousUntil.Equal(until) {
 		t.Fatalf("FindWebhook = %+v, %v", w, err)
 	}
 	_, err = q.FindWebhook(ctx, b.ID)
