@@ -35,6 +35,9 @@ type config struct {
 	// addresses; webhookTimeout bounds one delivery attempt.
 	webhookAllowPrivate bool
 	webhookTimeout      time.Duration
+	// webhookOverlap is how long a replaced webhook secret keeps signing
+	// when the tenant does not say.
+	webhookOverlap time.Duration
 	// jwt verifies the tokens of the /uflow admin and end-user routes.
 	jwt jwtConfig
 	// serverTiming sends per-stage durations in a Server-Timing header
@@ -57,6 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.webhookAllowPrivate, "webhook-allow-private", envOr("VOXGATE_WEBHOOK_ALLOW_PRIVATE", "") == "1", "let webhooks target private, loopback and link-local addresses (receivers on your own network; env VOXGATE_WEBHOOK_ALLOW_PRIVATE=1)")
 	fs.DurationVar(&cfg.webhookTimeout, "webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take")
 	fs.BoolVar(&cfg.serverTiming, "server-timing", false, "send each response's stage durations (decode, vad, embed, liveness, ...) in a Server-Timing header, for load tests such as `voxgate bench`")
+	fs.DurationVar(&cfg.webhookOverlap, "webhook-secret-overlap", 24*time.Hour, "how long a replaced webhook secret keeps signing beside the new one, unless the tenant sets secret_overlap_seconds")
 	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
@@ -130,6 +134,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.DemoKeys = cfg.demoKeys
 	scfg.Async.AllowPrivate = cfg.webhookAllowPrivate
 	scfg.Async.Timeout = cfg.webhookTimeout
+	scfg.Async.SecretOverlap = cfg.webhookOverlap
 	scfg.Async.ShutdownGrace = cfg.shutdownGrace
 	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg})
 	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming})
