@@ -165,7 +165,7 @@ func (s *Server) jwtActor(r *http.Request, role jwtauth.Role) (voxgate.Actor, er
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return voxgate.Actor{}, voxgate.Errorf(voxgate.EUNAUTHORIZED, "Missing Authorization: Bearer token")
 	}
-	c, err := s.jwt.Verify(strings.TrimSpace(tok))
+	c, err := s.jwt.VerifyContext(r.Context(), strings.TrimSpace(tok))
 	if err != nil {
 		return voxgate.Actor{}, err
 	}

@@ -3,14 +3,16 @@
 // tokens with the same keys.
 //
 // The operator configures exactly one key family: an HS256 shared secret, or
-// RS256 / EdDSA (Ed25519) public keys from a PEM or JWKS file. A Verifier
-// accepts only the algorithms of its own keys: `alg: none` is never
-// accepted, an HS256 verifier refuses RS256 and EdDSA tokens, and a public-key
-// verifier refuses HS256 tokens, so that a public key can never be misused as
-// an HMAC secret (algorithm confusion). Keys named in a token's header (jku,
-// x5u, jwk) are ignored: only configured keys verify.
+// RS256 / ES256 / EdDSA (Ed25519) public keys from a PEM or JWKS file, or
+// from the JWKS URL its identity provider publishes (Keycloak, Auth0, Okta,
+// Entra ID...: see [JWKS] for the caching). A Verifier accepts only the
+// algorithms of its own keys: `alg: none` is never accepted, an HS256
+// verifier refuses RS256, ES256 and EdDSA tokens, and a public-key verifier
+// refuses HS256 tokens, so that a public key can never be misused as an HMAC
+// secret (algorithm confusion). Keys named in a token's header (jku, x5u,
+// jwk) are ignored: only configured keys verify.
 //
-// Claims voxgate reads:
+// Claims voxgate reads, by default:
 //
 //	sub     required: the end user (user tokens) or the administrator (admin tokens)
 //	tenant  required: the tenant's name or ID ("tenant_id" is accepted too)
@@ -20,9 +22,16 @@
 //	iss     checked when the verifier is configured with an issuer
 //	aud     checked when the verifier is configured with an audience
 //	jti     optional, kept for the audit log
+//
+// Identity providers put roles and tenants elsewhere; [Options] names the
+// claims to read instead (Keycloak's realm_access.roles, Okta's scp, any
+// custom claim by a dot-separated path) and the role names that mean admin
+// and user.
 package jwtauth
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,8 +57,13 @@ const (
 const (
 	AlgHS256 = "HS256"
 	AlgRS256 = "RS256"
+	AlgES256 = "ES256"
 	AlgEdDSA = "EdDSA"
 )
+
+// publicAlgs are the algorithms of public keys, in the order a verifier
+// lists them.
+var publicAlgs = []string{AlgRS256, AlgES256, AlgEdDSA}
 
 // DefaultLeeway is the clock skew allowed on exp, nbf and iat.
 const DefaultLeeway = 30 * time.Second
@@ -70,6 +84,23 @@ type Options struct {
 	MaxLifetime time.Duration
 	// Now replaces the clock in tests.
 	Now func() time.Time
+
+	// RoleClaim is the claim that names the token's role, as a top-level
+	// claim name or a dot-separated path into nested objects:
+	// "realm_access.roles" (Keycloak realm roles),
+	// "resource_access.voxgate.roles" (Keycloak client roles), "scp"
+	// (Okta), "roles" (Entra ID app roles), "https://voxgate.example/roles"
+	// (an Auth0 namespaced claim). Its value is an array of names or a
+	// space-separated string. "" reads role, then roles and scope.
+	RoleClaim string
+	// AdminRole and UserRole are the role names that mean admin and user
+	// (default "admin" and "user"), compared without regard to case. A
+	// token naming both is an admin token.
+	AdminRole, UserRole string
+	// TenantClaim is the claim that names the tenant (by name or ID), as a
+	// name or dot-separated path like RoleClaim; "" reads tenant, then
+	// tenant_id.
+	TenantClaim string
 }
 
 // Claims are a verified token's claims.
@@ -102,7 +133,8 @@ func (c *Claims) Actor(tenantID string) voxgate.Actor {
 // concurrent use. Build one with NewHMAC or NewPublic.
 type Verifier struct {
 	secret  []byte      // HS256; nil for a public-key verifier
-	keys    []PublicKey // RS256 / EdDSA
+	keys    []PublicKey // RS256 / ES256 / EdDSA from a file
+	remote  *JWKS       // or from an identity provider's URL
 	methods []string
 	opt     Options
 	parser  *jwt.Parser
@@ -121,8 +153,8 @@ func NewHMAC(secret []byte, opt Options) (*Verifier, error) {
 	return v.init(opt), nil
 }
 
-// NewPublic returns a Verifier for RS256 and EdDSA tokens signed by the
-// private halves of keys. A token is checked against the key its kid names;
+// NewPublic returns a Verifier for RS256, ES256 and EdDSA tokens signed by
+// the private halves of keys. A token is checked against the key its kid names;
 // a token without kid, or whose kid no key carries, is checked against the
 // keys that have no name. Two keys may not share a name.
 func NewPublic(keys []PublicKey, opt Options) (*Verifier, error) {
@@ -149,6 +181,17 @@ func NewPublic(keys []PublicKey, opt Options) (*Verifier, error) {
 	return v.init(opt), nil
 }
 
+// NewRemote returns a Verifier for RS256, ES256 and EdDSA tokens whose
+// keys an identity provider publishes at a JWKS URL, fetched and cached by
+// keys (see JWKS).
+func NewRemote(keys *JWKS, opt Options) (*Verifier, error) {
+	if keys == nil {
+		return nil, errors.New("jwtauth: no JWKS")
+	}
+	v := &Verifier{remote: keys, methods: slices.Clone(publicAlgs)}
+	return v.init(opt), nil
+}
+
 func (v *Verifier) init(opt Options) *Verifier {
 	if opt.Leeway == 0 {
 		opt.Leeway = DefaultLeeway
@@ -158,6 +201,12 @@ func (v *Verifier) init(opt Options) *Verifier {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.AdminRole == "" {
+		opt.AdminRole = string(RoleAdmin)
+	}
+	if opt.UserRole == "" {
+		opt.UserRole = string(RoleUser)
 	}
 	v.opt = opt
 	po := []jwt.ParserOption{
@@ -188,12 +237,54 @@ type tokenClaims struct {
 	Role     string           `json:"role,omitempty"`
 	Roles    jwt.ClaimStrings `json:"roles,omitempty"`
 	Scope    string           `json:"scope,omitempty"`
+
+	// raw holds every claim, for the configured claim paths; only
+	// decoding fills it (Sign ignores it).
+	raw map[string]any
 }
 
-// Verify checks the token's signature and claims and returns them.
-// Every failure is an EUNAUTHORIZED error whose message says what was wrong
-// (expired, wrong audience, bad signature...), never which key was tried.
+// UnmarshalJSON decodes the payload into the fields and into raw.
+func (tc *tokenClaims) UnmarshalJSON(b []byte) error {
+	type fields tokenClaims // without this method
+	if err := json.Unmarshal(b, (*fields)(tc)); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &tc.raw)
+}
+
+// claimAt returns the claim at path: a top-level claim of that exact name
+// (URL-like names hold dots), else the dot-separated path through nested
+// objects; nil when absent.
+func (tc *tokenClaims) claimAt(path string) any {
+	if v, ok := tc.raw[path]; ok {
+		return v
+	}
+	var cur any = tc.raw
+	for part := range strings.SplitSeq(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if cur, ok = m[part]; !ok {
+			return nil
+		}
+	}
+	return cur
+}
+
+// Verify checks the token like VerifyContext, without a deadline of the
+// caller's on fetching remote keys.
 func (v *Verifier) Verify(token string) (*Claims, error) {
+	return v.VerifyContext(context.Background(), token)
+}
+
+// VerifyContext checks the token's signature and claims and returns them.
+// Every failure of the token is an EUNAUTHORIZED error whose message says
+// what was wrong (expired, wrong audience, bad signature...), never which
+// key was tried; EUNAVAILABLE means that remote keys could not be fetched
+// (the identity provider is unreachable and nothing is cached). ctx bounds
+// a fetch of remote keys.
+func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Claims, error) {
 	if token == "" {
 		return nil, unauthorized("Missing bearer token")
 	}
@@ -201,13 +292,13 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		return nil, unauthorized("Token longer than %d bytes", MaxTokenLen)
 	}
 	var tc tokenClaims
-	t, err := v.parser.ParseWithClaims(token, &tc, v.keyFor)
+	t, err := v.parser.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) { return v.keyFor(ctx, t) })
 	if err != nil {
 		return nil, v.explain(t, &tc, err)
 	}
-	c := &Claims{Subject: tc.Subject, Tenant: tc.Tenant, ID: tc.ID, Issuer: tc.Issuer}
-	if c.Tenant == "" {
-		c.Tenant = tc.TenantID
+	c := &Claims{Subject: tc.Subject, ID: tc.ID, Issuer: tc.Issuer}
+	if c.Tenant, err = v.tenantOf(&tc); err != nil {
+		return nil, err
 	}
 	if kid, ok := t.Header["kid"].(string); ok {
 		c.KeyID = kid
@@ -222,7 +313,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if c.Tenant == "" || len(c.Tenant) > 128 {
 		return nil, unauthorized("Token lacks the tenant claim")
 	}
-	if c.Role, err = roleOf(&tc); err != nil {
+	if c.Role, err = v.roleOf(&tc); err != nil {
 		return nil, err
 	}
 	if max := v.opt.MaxLifetime; max > 0 {
@@ -237,20 +328,62 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	return c, nil
 }
 
-// roleOf reads the role claim, or failing that the roles or scope claims.
-func roleOf(tc *tokenClaims) (Role, error) {
-	if tc.Role != "" {
-		switch r := Role(strings.ToLower(tc.Role)); r {
-		case RoleAdmin, RoleUser:
-			return r, nil
+// tenantOf reads the tenant claim: the configured one, else tenant, then
+// tenant_id.
+func (v *Verifier) tenantOf(tc *tokenClaims) (string, error) {
+	if v.opt.TenantClaim == "" {
+		if tc.Tenant != "" {
+			return tc.Tenant, nil
 		}
-		return "", unauthorized("Token role must be %q or %q", RoleAdmin, RoleUser)
+		return tc.TenantID, nil
 	}
-	names := []string(tc.Roles)
-	names = append(names, strings.Fields(tc.Scope)...)
+	switch t := tc.claimAt(v.opt.TenantClaim).(type) {
+	case nil:
+		return "", nil
+	case string:
+		return t, nil
+	}
+	return "", unauthorized("Token claim %q must be a string naming the tenant", v.opt.TenantClaim)
+}
+
+// role maps a role name onto a Role; "" when it is neither.
+func (v *Verifier) role(name string) Role {
+	switch {
+	case strings.EqualFold(name, v.opt.AdminRole):
+		return RoleAdmin
+	case strings.EqualFold(name, v.opt.UserRole):
+		return RoleUser
+	}
+	return ""
+}
+
+// roleOf reads the configured role claim, or by default the role claim,
+// failing that the roles or scope claims.
+func (v *Verifier) roleOf(tc *tokenClaims) (Role, error) {
+	var names []string
+	if v.opt.RoleClaim != "" {
+		switch val := tc.claimAt(v.opt.RoleClaim).(type) {
+		case string:
+			names = strings.Fields(val)
+		case []any:
+			for _, n := range val {
+				if s, ok := n.(string); ok {
+					names = append(names, s)
+				}
+			}
+		}
+	} else {
+		if tc.Role != "" {
+			if r := v.role(tc.Role); r != "" {
+				return r, nil
+			}
+			return "", unauthorized("Token role must be %q or %q", v.opt.AdminRole, v.opt.UserRole)
+		}
+		names = append([]string(tc.Roles), strings.Fields(tc.Scope)...)
+	}
 	var admin, user bool
 	for _, n := range names {
-		switch Role(strings.ToLower(n)) {
+		switch v.role(n) {
 		case RoleAdmin:
 			admin = true
 		case RoleUser:
@@ -263,12 +396,16 @@ func roleOf(tc *tokenClaims) (Role, error) {
 	case user:
 		return RoleUser, nil
 	}
-	return "", unauthorized("Token has no role (claim \"role\": %q or %q)", RoleAdmin, RoleUser)
+	claim := v.opt.RoleClaim
+	if claim == "" {
+		claim = "role"
+	}
+	return "", unauthorized("Token has no role (claim %q naming %q or %q)", claim, v.opt.AdminRole, v.opt.UserRole)
 }
 
 // keyFor returns the key(s) that may have signed t. The parser has already
 // checked t's algorithm against the verifier's list.
-func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
+func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	if typ, ok := t.Header["typ"]; ok {
 		s, _ := typ.(string)
 		switch strings.ToLower(s) {
@@ -295,9 +432,16 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		}
 		kid = s
 	}
+	keys := v.keys
+	if v.remote != nil {
+		var err error
+		if keys, err = v.remote.Keys(ctx, kid); err != nil {
+			return nil, err
+		}
+	}
 	var set jwt.VerificationKeySet
 	named := false
-	for _, k := range v.keys {
+	for _, k := range keys {
 		if kid != "" && k.ID == kid {
 			named = true
 			if k.Alg() != alg {
@@ -307,7 +451,7 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		}
 	}
 	if !named {
-		for _, k := range v.keys {
+		for _, k := range keys {
 			if k.Alg() == alg && (kid == "" || k.ID == "") {
 				set.Keys = append(set.Keys, k.Key)
 			}
@@ -336,7 +480,10 @@ func unauthorized(format string, args ...any) error {
 // explain turns a parser error into one EUNAUTHORIZED message.
 func (v *Verifier) explain(t *jwt.Token, tc *tokenClaims, err error) error {
 	var ke *keyError
+	var ve *voxgate.Error
 	switch {
+	case errors.As(err, &ve) && ve.Code == voxgate.EUNAVAILABLE:
+		return ve
 	case errors.As(err, &ke):
 		return unauthorized("%s", ke.msg)
 	case t != nil && t.Method != nil && !slices.Contains(v.methods, t.Method.Alg()):

@@ -281,7 +281,8 @@ func TestSignRoundTrips(t *testing.T) {
 	}
 	rk, _ := PrivateKey("r1", testRSA(t))
 	ek, _ := PrivateKey("e1", testEd(t))
-	for _, k := range []SigningKey{hk, rk, ek} {
+	ck, _ := PrivateKey("c1", testEC(t))
+	for _, k := range []SigningKey{hk, rk, ek, ck} {
 		t.Run(k.Alg(), func(t *testing.T) {
 			var v *Verifier
 			if k.Alg() == AlgHS256 {

@@ -1,7 +1,10 @@
 package jwtauth
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -25,6 +28,21 @@ func edJWK(k ed25519.PublicKey, kid string) map[string]any {
 	return map[string]any{"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": base64.RawURLEncoding.EncodeToString(k)}
 }
 
+func ecJWK(k *ecdsa.PublicKey, kid string) map[string]any {
+	b, _ := k.Bytes()
+	return map[string]any{"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256",
+		"x": base64.RawURLEncoding.EncodeToString(b[1:33]), "y": base64.RawURLEncoding.EncodeToString(b[33:])}
+}
+
+func testEC(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func jwks(keys ...map[string]any) []byte {
 	b, _ := json.Marshal(map[string]any{"keys": keys})
 	return b
@@ -33,25 +51,34 @@ func jwks(keys ...map[string]any) []byte {
 func TestParseJWKS(t *testing.T) {
 	rk := &testRSA(t).PublicKey
 	ek := testEd(t).Public().(ed25519.PublicKey)
+	ck := &testEC(t).PublicKey
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p384b, _ := p384.PublicKey.Bytes()
+	offCurve := ecJWK(ck, "off")
+	offCurve["y"] = offCurve["x"]
 	tests := []struct {
 		name    string
 		doc     []byte
 		wantIDs []string // nil: error
 		wantErr string
 	}{
-		{"RSA and Ed25519", jwks(rsaJWK(rk, "r1"), edJWK(ek, "e1")), []string{"r1", "e1"}, ""},
+		{"RSA, EC and Ed25519", jwks(rsaJWK(rk, "r1"), ecJWK(ck, "c1"), edJWK(ek, "e1")), []string{"r1", "c1", "e1"}, ""},
 		{"padded base64 and no alg", jwks(map[string]any{"kty": "OKP", "crv": "Ed25519", "kid": "e1",
 			"x": base64.URLEncoding.EncodeToString(ek)}), []string{"e1"}, ""},
-		{"skips encryption, EC, oct and other algs", jwks(
+		{"skips encryption, other curves, oct and other algs", jwks(
 			map[string]any{"kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB"},
-			map[string]any{"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
+			map[string]any{"kty": "EC", "kid": "p384", "crv": "P-384", "x": base64.RawURLEncoding.EncodeToString(p384b[1:49]),
+				"y": base64.RawURLEncoding.EncodeToString(p384b[49:])},
+			map[string]any{"kty": "EC", "kid": "es512", "crv": "P-256", "alg": "ES512", "x": "AA", "y": "AA"},
 			map[string]any{"kty": "oct", "kid": "sym", "k": "c2VjcmV0"},
 			map[string]any{"kty": "RSA", "kid": "ps", "alg": "PS256", "n": "AQAB", "e": "AQAB"},
 			edJWK(ek, "e1")), []string{"e1"}, ""},
 		{"invalid JSON", []byte(`{"keys": [`), nil, "JWKS"},
 		{"no keys member", []byte(`{"kty":"RSA"}`), nil, `no "keys"`},
-		{"only unusable keys", jwks(map[string]any{"kty": "oct", "k": "c2VjcmV0"}), nil, "no RS256 or EdDSA"},
-		{"empty set", []byte(`{"keys": []}`), nil, "no RS256 or EdDSA"},
+		{"only unusable keys", jwks(map[string]any{"kty": "oct", "k": "c2VjcmV0"}), nil, "no RS256, ES256 or EdDSA"},
+		{"empty set", []byte(`{"keys": []}`), nil, "no RS256, ES256 or EdDSA"},
+		{"short EC coordinates", jwks(map[string]any{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}), nil, "32-byte"},
+		{"EC point off the curve", jwks(offCurve), nil, "JWKS key 0"},
 		{"bad modulus base64", jwks(map[string]any{"kty": "RSA", "kid": "r", "n": "!!!", "e": "AQAB"}), nil, "modulus"},
 		{"missing exponent", jwks(map[string]any{"kty": "RSA", "kid": "r", "n": rsaJWK(rk, "")["n"]}), nil, "exponent"},
 		{"short modulus", jwks(map[string]any{"kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB"}), nil, "shorter than"},

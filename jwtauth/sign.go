@@ -2,7 +2,9 @@ package jwtauth
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -25,7 +27,7 @@ type SigningKey struct {
 	// ID, when not empty, goes into the token's kid header.
 	ID  string
 	alg string
-	key any // []byte, *rsa.PrivateKey or ed25519.PrivateKey
+	key any // []byte, *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey
 }
 
 // HMACKey returns a SigningKey for HS256 with secret.
@@ -36,8 +38,8 @@ func HMACKey(secret []byte) (SigningKey, error) {
 	return SigningKey{alg: AlgHS256, key: slices.Clone(secret)}, nil
 }
 
-// PrivateKey returns a SigningKey for an *rsa.PrivateKey (RS256) or an
-// ed25519.PrivateKey (EdDSA).
+// PrivateKey returns a SigningKey for an *rsa.PrivateKey (RS256), an
+// *ecdsa.PrivateKey on P-256 (ES256) or an ed25519.PrivateKey (EdDSA).
 func PrivateKey(id string, key crypto.Signer) (SigningKey, error) {
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
@@ -45,15 +47,22 @@ func PrivateKey(id string, key crypto.Signer) (SigningKey, error) {
 			return SigningKey{}, fmt.Errorf("jwtauth: RSA key shorter than %d bits", MinRSABits)
 		}
 		return SigningKey{ID: id, alg: AlgRS256, key: k}, nil
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return SigningKey{}, errors.New("jwtauth: EC key not on P-256 (ES256)")
+		}
+		return SigningKey{ID: id, alg: AlgES256, key: k}, nil
 	case ed25519.PrivateKey:
 		return SigningKey{ID: id, alg: AlgEdDSA, key: k}, nil
 	}
-	return SigningKey{}, fmt.Errorf("jwtauth: unsupported private key type %T (want RSA or Ed25519)", key)
+	return SigningKey{}, fmt.Errorf("jwtauth: unsupported private key type %T (want RSA, P-256 EC or Ed25519)", key)
 }
 
 // LoadSigningKey reads a private key from a PEM file ("PRIVATE KEY" PKCS #8,
-// or "RSA PRIVATE KEY" PKCS #1). A "kid: NAME" header line in the block
-// names the key.
+// "RSA PRIVATE KEY" PKCS #1 or "EC PRIVATE KEY" SEC 1). The key is named
+// by a "kid: NAME" header line in the block, which older `voxgate tokens
+// keygen` wrote, else by its RFC 7638 thumbprint (the kid keygen now puts
+// in its JWKS file).
 func LoadSigningKey(path string) (SigningKey, error) {
 	data, err := readKeyFile(path)
 	if err != nil {
@@ -69,6 +78,8 @@ func LoadSigningKey(path string) (SigningKey, error) {
 		key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
 	case "RSA PRIVATE KEY":
 		key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(b.Bytes)
 	default:
 		return SigningKey{}, fmt.Errorf("%s: PEM block %q is not a private key", path, b.Type)
 	}
@@ -83,13 +94,19 @@ func LoadSigningKey(path string) (SigningKey, error) {
 	if err != nil {
 		return SigningKey{}, fmt.Errorf("%s: %w", path, err)
 	}
+	if k.ID == "" {
+		pub, _ := k.Public()
+		if k.ID, err = pub.Thumbprint(); err != nil {
+			return SigningKey{}, fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	return k, nil
 }
 
 // Alg returns the algorithm the key signs with.
 func (k SigningKey) Alg() string { return k.alg }
 
-// Public returns the verification key of an RSA or Ed25519 signing key.
+// Public returns the verification key of an RSA, EC or Ed25519 signing key.
 func (k SigningKey) Public() (PublicKey, error) {
 	s, ok := k.key.(crypto.Signer)
 	if !ok {
@@ -148,6 +165,8 @@ func (k SigningKey) Sign(m Mint) (string, error) {
 		method = jwt.SigningMethodHS256
 	case AlgRS256:
 		method = jwt.SigningMethodRS256
+	case AlgES256:
+		method = jwt.SigningMethodES256
 	case AlgEdDSA:
 		method = jwt.SigningMethodEdDSA
 	}

@@ -107,7 +107,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	if err != nil {
 		return err
 	}
-	jwtv, err := cfg.jwt.verifier()
+	jwtv, err := cfg.jwt.verifier(ctx, log)
 	if err != nil {
 		return fmt.Errorf("JWT keys: %w", err)
 	}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -12,7 +14,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,50 +23,6 @@ import (
 	"voxgate"
 	"voxgate/jwtauth"
 )
-
-// jwtConfig is how the operator configures the verification of the JWTs
-// of the admin and end-user routes (seed 003): an HS256 secret file, or a
-// file of RS256 / EdDSA public keys (PEM or JWKS), plus the expected issuer
-// and audience. serve and `tokens verify` share it.
-type jwtConfig struct {
-	secretFile, publicKeys string
-	issuer, audience       string
-	maxLifetime            time.Duration
-}
-
-// register adds the --jwt-* flags to fs, with environment defaults.
-func (c *jwtConfig) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.secretFile, "jwt-hs256-secret-file", envOr("VOXGATE_JWT_HS256_SECRET_FILE", ""),
-		"`FILE` holding the HS256 secret (at least 32 bytes) of /uflow tokens (env VOXGATE_JWT_HS256_SECRET_FILE)")
-	fs.StringVar(&c.publicKeys, "jwt-public-keys", envOr("VOXGATE_JWT_PUBLIC_KEYS", ""),
-		"`FILE` of RS256/EdDSA public keys of /uflow tokens: PEM blocks or a JWKS document (env VOXGATE_JWT_PUBLIC_KEYS)")
-	fs.StringVar(&c.issuer, "jwt-issuer", envOr("VOXGATE_JWT_ISSUER", ""), "required iss of /uflow tokens (env VOXGATE_JWT_ISSUER)")
-	fs.StringVar(&c.audience, "jwt-audience", envOr("VOXGATE_JWT_AUDIENCE", ""), "required aud of /uflow tokens (env VOXGATE_JWT_AUDIENCE)")
-	fs.DurationVar(&c.maxLifetime, "jwt-max-lifetime", 0, "refuse /uflow tokens valid for longer than this (0: no limit)")
-}
-
-// verifier builds the configured verifier: nil (the /uflow routes answer
-// 401) when no key is configured, an error when both kinds are.
-func (c *jwtConfig) verifier() (*jwtauth.Verifier, error) {
-	opt := jwtauth.Options{Issuer: c.issuer, Audience: c.audience, MaxLifetime: c.maxLifetime}
-	switch {
-	case c.secretFile != "" && c.publicKeys != "":
-		return nil, errors.New("give either --jwt-hs256-secret-file or --jwt-public-keys, not both: one verifier accepts one key family")
-	case c.secretFile != "":
-		secret, err := jwtauth.LoadSecret(c.secretFile)
-		if err != nil {
-			return nil, err
-		}
-		return jwtauth.NewHMAC(secret, opt)
-	case c.publicKeys != "":
-		keys, err := jwtauth.LoadPublicKeys(c.publicKeys)
-		if err != nil {
-			return nil, err
-		}
-		return jwtauth.NewPublic(keys, opt)
-	}
-	return nil, nil
-}
 
 func runTokens(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -92,9 +49,9 @@ func tokensMint(args []string, stdout, stderr io.Writer) error {
 	sub := fs.String("sub", "", "the token's subject: the end user (role user) or the administrator (role admin)")
 	tenant := fs.String("tenant", "", "tenant `NAME` (or ID)")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
-	keyFile := fs.String("key", "", "sign with this RS256/EdDSA private key `FILE` (PEM)")
+	keyFile := fs.String("key", "", "sign with this RS256/ES256/EdDSA private key `FILE` (PEM)")
 	secretFile := fs.String("secret-file", envOr("VOXGATE_JWT_HS256_SECRET_FILE", ""), "sign HS256 with the secret in `FILE` (env VOXGATE_JWT_HS256_SECRET_FILE)")
-	kid := fs.String("kid", "", "kid header (default: the key file's kid header, if any)")
+	kid := fs.String("kid", "", "kid header (default: the key's kid in FILE.jwks beside the key, else its RFC 7638 thumbprint)")
 	iss := fs.String("iss", envOr("VOXGATE_JWT_ISSUER", ""), "iss claim (env VOXGATE_JWT_ISSUER)")
 	aud := fs.String("aud", envOr("VOXGATE_JWT_AUDIENCE", ""), "aud claim (env VOXGATE_JWT_AUDIENCE)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -122,14 +79,18 @@ func tokensMint(args []string, stdout, stderr io.Writer) error {
 	var err error
 	switch {
 	case *keyFile != "":
-		key, err = jwtauth.LoadSigningKey(*keyFile)
+		if key, err = jwtauth.LoadSigningKey(*keyFile); err == nil {
+			if id := kidBeside(*keyFile, key); id != "" {
+				key.ID = id
+			}
+		}
 	case *secretFile != "":
 		var secret []byte
 		if secret, err = jwtauth.LoadSecret(*secretFile); err == nil {
 			key, err = jwtauth.HMACKey(secret)
 		}
 	default:
-		fmt.Fprintln(stderr, "voxgate tokens mint: give --key FILE (RS256/EdDSA private key) or --secret-file FILE (HS256)")
+		fmt.Fprintln(stderr, "voxgate tokens mint: give --key FILE (RS256/ES256/EdDSA private key) or --secret-file FILE (HS256)")
 		return errUsage
 	}
 	if err != nil {
@@ -169,12 +130,12 @@ func tokensVerify(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: voxgate tokens verify [--jwt-... flags] TOKEN (- reads it from stdin)")
 		return errUsage
 	}
-	v, err := jc.verifier()
+	v, err := jc.verifier(context.Background(), nil)
 	if err != nil {
 		return err
 	}
 	if v == nil {
-		fmt.Fprintln(stderr, "voxgate tokens verify: give --jwt-hs256-secret-file or --jwt-public-keys")
+		fmt.Fprintln(stderr, "voxgate tokens verify: give --jwt-hs256-secret-file, --jwt-public-keys or --jwt-jwks-url")
 		return errUsage
 	}
 	tok := fs.Arg(0)
@@ -196,13 +157,17 @@ func tokensVerify(args []string, stdout, stderr io.Writer) error {
 }
 
 // tokensKeygen makes a key to try the /uflow routes with: an HS256 secret
-// file, or an RS256 / EdDSA private key (FILE) and its public key
-// (FILE.pub) for --jwt-public-keys.
+// file, or an RS256 / ES256 / EdDSA private key (FILE, PKCS #8 PEM), its
+// public key (FILE.pub, PKIX PEM) and a JWKS document of it (FILE.jwks)
+// for --jwt-public-keys or to serve as a JWKS URL. The PEM files are
+// standard, without header lines, so that OpenSSL, Node's crypto and jose
+// read them; the key's name (kid) is in the JWKS: --kid, else the key's
+// RFC 7638 thumbprint, which `tokens mint --key FILE` puts in its tokens.
 func tokensKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tokens keygen", stderr)
-	alg := fs.String("alg", jwtauth.AlgEdDSA, "HS256, RS256 or EdDSA")
-	out := fs.String("out", "", "write the secret or private key to `FILE` (and the public key to FILE.pub)")
-	kid := fs.String("kid", "", "name the key (a kid header in both PEM files)")
+	alg := fs.String("alg", jwtauth.AlgEdDSA, "HS256, RS256, ES256 or EdDSA")
+	out := fs.String("out", "", "write the secret or private key to `FILE` (and the public key to FILE.pub, a JWKS to FILE.jwks)")
+	kid := fs.String("kid", "", "name the key in FILE.jwks (default: its RFC 7638 thumbprint)")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
@@ -212,10 +177,6 @@ func tokensKeygen(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		fmt.Fprintln(stderr, "voxgate tokens keygen: --out FILE is required")
 		return errUsage
-	}
-	var headers map[string]string
-	if *kid != "" {
-		headers = map[string]string{"kid": *kid}
 	}
 	var priv crypto.Signer
 	switch *alg {
@@ -233,6 +194,12 @@ func tokensKeygen(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		priv = k
+	case jwtauth.AlgES256:
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		priv = k
 	case jwtauth.AlgRS256:
 		k, err := rsa.GenerateKey(rand.Reader, 3072)
 		if err != nil {
@@ -240,7 +207,7 @@ func tokensKeygen(args []string, stdout, stderr io.Writer) error {
 		}
 		priv = k
 	default:
-		fmt.Fprintf(stderr, "voxgate tokens keygen: --alg must be HS256, RS256 or EdDSA, not %q\n", *alg)
+		fmt.Fprintf(stderr, "voxgate tokens keygen: --alg must be HS256, RS256, ES256 or EdDSA, not %q\n", *alg)
 		return errUsage
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
@@ -251,14 +218,51 @@ func tokensKeygen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeNew(*out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: headers, Bytes: der}), 0o600); err != nil {
+	pub := jwtauth.PublicKey{ID: *kid, Key: priv.Public()}
+	if pub.ID == "" {
+		if pub.ID, err = pub.Thumbprint(); err != nil {
+			return err
+		}
+	}
+	set, err := jwtauth.MarshalJWKS(pub)
+	if err != nil {
 		return err
 	}
-	if err := writeNew(*out+".pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Headers: headers, Bytes: pubDER}), 0o644); err != nil {
+	if err := writeNew(*out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s private key %s and public key %s.pub\n", *alg, *out, *out)
+	if err := writeNew(*out+".pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+		return err
+	}
+	if err := writeNew(*out+".jwks", append(set, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s private key %s, public key %s.pub and JWKS %s.jwks (kid %s)\n", *alg, *out, *out, *out, pub.ID)
 	return nil
+}
+
+// kidBeside returns the kid that keyFile.jwks (written by keygen) gives
+// the key's public half; "" when there is no such file or key.
+func kidBeside(keyFile string, key jwtauth.SigningKey) string {
+	data, err := os.ReadFile(keyFile + ".jwks")
+	if err != nil {
+		return ""
+	}
+	keys, err := jwtauth.ParseJWKS(data)
+	if err != nil {
+		return ""
+	}
+	pub, err := key.Public()
+	if err != nil {
+		return ""
+	}
+	want, _ := pub.Thumbprint()
+	for _, k := range keys {
+		if tp, _ := k.Thumbprint(); tp == want && k.ID != "" {
+			return k.ID
+		}
+	}
+	return ""
 }
 
 // writeNew writes a file that must not exist yet.

@@ -20,7 +20,7 @@ func tokensCLI(t *testing.T, args ...string) (string, string, error) {
 }
 
 func TestTokensKeygenMintVerify(t *testing.T) {
-	for _, alg := range []string{"HS256", "EdDSA", "RS256"} {
+	for _, alg := range []string{"HS256", "EdDSA", "RS256", "ES256"} {
 		t.Run(alg, func(t *testing.T) {
 			dir := t.TempDir()
 			key := filepath.Join(dir, "key")
@@ -51,6 +51,16 @@ func TestTokensKeygenMintVerify(t *testing.T) {
 			if err != nil {
 				t.Fatalf("verify: %v %s", err, stderr)
 			}
+			if alg != "HS256" {
+				// The JWKS file verifies too, and names the key.
+				if _, stderr, err := tokensCLI(t, "verify", "--jwt-audience", "voxgate", "--jwt-public-keys", key+".jwks", tok); err != nil {
+					t.Fatalf("verify with the JWKS file: %v %s", err, stderr)
+				}
+				pub, _ := os.ReadFile(key + ".pub")
+				if strings.Contains(string(pub), "kid") || !strings.HasPrefix(string(pub), "-----BEGIN PUBLIC KEY-----\n") {
+					t.Fatalf("public key file is not plain PEM:\n%s", pub)
+				}
+			}
 			var claims map[string]any
 			if err := json.Unmarshal([]byte(out), &claims); err != nil {
 				t.Fatal(err)
@@ -67,6 +77,31 @@ func TestTokensKeygenMintVerify(t *testing.T) {
 				t.Fatalf("wrong audience: %v", err)
 			}
 		})
+	}
+}
+
+// Without --kid, keygen names the key by its RFC 7638 thumbprint in the
+// JWKS, and mint puts that name in the token's kid.
+func TestTokensKeygenNamesKeysByThumbprint(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "key")
+	if _, stderr, err := tokensCLI(t, "keygen", "--alg", "ES256", "--out", key); err != nil {
+		t.Fatalf("keygen: %v %s", err, stderr)
+	}
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	b, _ := os.ReadFile(key + ".jwks")
+	if err := json.Unmarshal(b, &set); err != nil || len(set.Keys) != 1 || len(set.Keys[0]["kid"]) != 43 ||
+		set.Keys[0]["alg"] != "ES256" || set.Keys[0]["use"] != "sig" || set.Keys[0]["d"] != "" {
+		t.Fatalf("JWKS %s: %v", b, err)
+	}
+	out, stderr, err := tokensCLI(t, "mint", "--role", "admin", "--sub", "ops", "--tenant", "acme", "--key", key)
+	if err != nil {
+		t.Fatalf("mint: %v %s", err, stderr)
+	}
+	out, stderr, err = tokensCLI(t, "verify", "--jwt-public-keys", key+".jwks", strings.TrimSpace(out))
+	if err != nil || !strings.Contains(out, `"kid":"`+set.Keys[0]["kid"]+`"`) {
+		t.Fatalf("verify: %s %v %s", out, err, stderr)
 	}
 }
 
