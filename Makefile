@@ -1,13 +1,13 @@
 # voxgate: two commands do everything on a fresh Debian machine with Go.
 #   make run    installs what the service needs, builds it and serves on 127.0.0.1:8080
-#   make test   installs what the tests need, then vet, the whole suite, and the race detector
+#   make test   installs what the tests need, then gofmt, go mod tidy and vet checks, the whole suite, and the race detector
 
 GO      ?= go
 BIN     := bin/voxgate
 ADDR    ?= 127.0.0.1:8080
 DATA    ?= ./data
 
-.PHONY: run test test-browser build deps test-deps vet fmt-check bench fuzz clean
+.PHONY: run test test-browser build deps test-deps vet fmt-check mod-check bench fuzz clean
 
 run: deps build
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
@@ -28,6 +28,12 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# go.mod and go.sum must be what `go mod tidy` makes of them: every
+# requirement used, direct ones listed as such, no missing sums. -diff
+# changes nothing; it prints what tidy would change and fails if anything.
+mod-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result"; exit 1; }
+
 # The whole suite once normally (real data, real servers), then again under
 # the race detector with -short, which skips only the slowest numeric parity
 # runs (they have no goroutines of their own to race). The real-browser
@@ -36,7 +42,7 @@ vet:
 # capture device, which drops audio when it competes for the CPU
 # (docs/PERFORMANCE.md), and real-time recording is slower still beside
 # the CPU-heavy packages.
-test: test-deps fmt-check vet
+test: test-deps fmt-check mod-check vet
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/browsertest$$')
 	$(GO) test -count=1 -timeout 20m ./browsertest
 	$(GO) test -count=1 -race -short -timeout 20m ./...
