@@ -2,7 +2,9 @@ package jwtauth
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -322,7 +324,7 @@ func TestSignRoundTrips(t *testing.T) {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	for _, alg := range []string{AlgHS256, AlgRS256, AlgEdDSA} {
+	for _, alg := range []string{AlgHS256, AlgRS256, AlgES256, AlgEdDSA} {
 		b.Run(alg, func(b *testing.B) {
 			var k SigningKey
 			var v *Verifier
@@ -332,6 +334,9 @@ func BenchmarkVerify(b *testing.B) {
 				v, _ = NewHMAC(testSecret, Options{})
 			case AlgRS256:
 				k, _ = PrivateKey("", testRSA(b))
+			case AlgES256:
+				ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				k, _ = PrivateKey("", ek)
 			case AlgEdDSA:
 				k, _ = PrivateKey("", ed25519.NewKeyFromSeed(make([]byte, 32)))
 			}
