@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"voxgate"
 	"voxgate/store/storetest"
@@ -72,5 +73,47 @@ func TestWALIsOn(t *testing.T) {
 	var mode string
 	if err := db.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v", mode, err)
+	}
+}
+
+// A webhook configured before migration 0007 keeps the legacy signature
+// scheme its receiver checks, with no rotation under way.
+func TestWebhooksFromBeforeStandardSigningKeepTheLegacyScheme(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "voxgate.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &DB{db: raw, now: time.Now}
+	if _, err := raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version >= 7 {
+			break
+		}
+		if err := old.apply(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenant := storetest.MustTenant(t, old, "acme")
+	if _, err := raw.Exec(`INSERT INTO webhooks (tenant_id, url, secret, created_at, updated_at) VALUES (?, 'https://a.example/hook', x'0102', 1, 1)`, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w, err := db.FindWebhook(ctx, tenant.ID)
+	if err != nil || w.Signature != "legacy" || w.PreviousSecret != nil || !w.PreviousUntil.IsZero() || w.URL != "https://a.example/hook" {
+		t.Fatalf("webhook after the upgrade: %+v, %v", w, err)
 	}
 }
