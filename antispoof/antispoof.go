@@ -57,7 +57,10 @@ type Model struct {
 	out                    linear // [2][5*gat_dims[1]]
 
 	workers    int // goroutines per window
-	workspaces sync.Pool
+	workspaces *sync.Pool
+	// int8 runs the encoder's convolutions in INT8 (tensor.GemmQ), the
+	// default where the CPU has AVX-512 VNNI; FP32 returns a copy without.
+	int8 bool
 }
 
 // workspace holds every buffer one forward pass needs.
@@ -66,6 +69,8 @@ type workspace struct {
 	maps   [7]*fmap  // encoder input, then each block's output
 	front  [][]float32
 	blocks []blockScratch // per worker
+	// qin is a block's input quantised for the INT8 encoder (nil in FP32).
+	qin []uint8
 }
 
 // Load reads an AASIST checkpoint (PyTorch state dict) and its .conf file.
@@ -92,7 +97,7 @@ func New(cfg Config, state map[string]*tensor.Tensor) (*Model, error) {
 		return nil, err
 	}
 	sd := flushSubnormals(state)
-	m := &Model{cfg: cfg, workers: min(runtime.GOMAXPROCS(0), maxWorkers)}
+	m := &Model{cfg: cfg, workers: min(runtime.GOMAXPROCS(0), maxWorkers), int8: tensor.UseQ()}
 	var err error
 	if m.front, err = newFrontEnd(cfg, sd); err != nil {
 		return nil, err
@@ -166,9 +171,24 @@ func New(cfg Config, state map[string]*tensor.Tensor) (*Model, error) {
 	if m.out, err = sd.linear("out_layer", 5*g1, 2); err != nil {
 		return nil, err
 	}
-	m.workspaces.New = func() any { return m.newWorkspace() }
+	m.workspaces = &sync.Pool{New: func() any { return m.newWorkspace() }}
 	return m, nil
 }
+
+// FP32 returns the model computing every layer in FP32, sharing m's
+// weights: the reference the INT8 encoder is held to
+// (TestINT8AgreesWithFP32), and the operator's choice where the reduced
+// precision is not wanted.
+func (m *Model) FP32() *Model {
+	c := *m
+	c.int8 = false
+	c.workspaces = &sync.Pool{}
+	c.workspaces.New = func() any { return c.newWorkspace() }
+	return &c
+}
+
+// INT8 reports whether the encoder runs in INT8.
+func (m *Model) INT8() bool { return m.int8 }
 
 // Config returns the model's hyper-parameters.
 func (m *Model) Config() Config { return m.cfg }
@@ -194,6 +214,16 @@ func (m *Model) newWorkspace() *workspace {
 	ws.blocks = make([]blockScratch, m.workers)
 	for j := range ws.blocks {
 		ws.blocks[j] = blockScratch{mid: make([]float32, mid), tile: make([]float32, tile)}
+		if m.int8 {
+			ws.blocks[j].qmid = make([]uint8, mid)
+		}
+	}
+	if m.int8 {
+		var in int
+		for _, f := range ws.maps[:len(m.blocks)] {
+			in = max(in, len(f.data))
+		}
+		ws.qin = make([]uint8, in)
 	}
 	return ws
 }
@@ -233,7 +263,7 @@ func (m *Model) fill(ws *workspace, x []float32) {
 func (m *Model) readout(ws *workspace) []float32 {
 	m.front.forward(ws.x, ws.maps[0], ws.front)
 	for i, b := range m.blocks {
-		b.forward(ws.maps[i], ws.maps[i+1], ws.blocks)
+		b.forward(ws.maps[i], ws.maps[i+1], ws.blocks, ws.qin)
 	}
 	e := ws.maps[len(m.blocks)]
 	enc := m.blocks[len(m.blocks)-1].realOut

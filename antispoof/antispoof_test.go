@@ -72,7 +72,7 @@ func TestLogitsMatchAuthorsPyTorch(t *testing.T) {
 	audio := map[string][]float32{}
 	for _, name := range []string{"AASIST", "AASIST-L"} {
 		t.Run(name, func(t *testing.T) {
-			m := loadModel(t, name)
+			m := loadModel(t, name).FP32()
 			results := ref.Models[name].Results
 			if len(results) == 0 {
 				t.Fatal("no reference results")
@@ -102,8 +102,52 @@ func TestLogitsMatchAuthorsPyTorch(t *testing.T) {
 	}
 }
 
+// The INT8 encoder (the default where the CPU has AVX-512 VNNI) stays
+// within a stated tolerance of the authors' FP32 logits on the reference
+// files, and keeps each file's verdict (the sign of spoof minus bona fide
+// logit) unless FP32 itself is within the tolerance of the boundary.
+func TestINT8AgreesWithFP32(t *testing.T) {
+	const tolerance = 0.5 // |logit error|; the logits span about ±8
+	root := shared.Dir(t)
+	b, err := os.ReadFile(filepath.Join(root, "models", "aasist", "reference-outputs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref reference
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	m := loadModel(t, "AASIST")
+	if !m.INT8() {
+		t.Skip("no AVX-512 VNNI here: the model runs in FP32")
+	}
+	results := ref.Models["AASIST"].Results
+	if testing.Short() {
+		results = results[:2]
+	}
+	var worst float64
+	for _, r := range results {
+		got := m.Logits(decode(t, filepath.Join(root, "voice-data", r.Path)))
+		for i := range got {
+			worst = max(worst, math.Abs(float64(got[i])-r.Logits[i]))
+		}
+		margin := r.Logits[1] - r.Logits[0]
+		if gm := float64(got[1] - got[0]); gm*margin < 0 && math.Abs(margin) > tolerance {
+			t.Errorf("%s: INT8 margin %.3f, FP32 %.3f: verdict flipped", r.Path, gm, margin)
+		}
+	}
+	t.Logf("INT8: max |logit error| %.3g over %d files", worst, len(results))
+	if worst > tolerance {
+		t.Errorf("INT8 logits differ from the reference by up to %.3g (tolerance %g)", worst, tolerance)
+	}
+}
+
 func benchWindow(b *testing.B, name string) {
-	m := loadModel(b, name)
+	fp32 := strings.HasSuffix(name, "-FP32")
+	m := loadModel(b, strings.TrimSuffix(name, "-FP32"))
+	if fp32 {
+		m = m.FP32()
+	}
 	x := make([]float32, m.Config().Samples)
 	for i := range x {
 		x[i] = float32(math.Sin(float64(i)*0.01)) * 0.3
@@ -122,6 +166,10 @@ func benchWindow(b *testing.B, name string) {
 
 // BenchmarkAASISTWindow times one 4 s window (about 19 GFLOP).
 func BenchmarkAASISTWindow(b *testing.B) { benchWindow(b, "AASIST") }
+
+// BenchmarkAASISTWindowFP32 is BenchmarkAASISTWindow without the INT8
+// encoder.
+func BenchmarkAASISTWindowFP32(b *testing.B) { benchWindow(b, "AASIST-FP32") }
 
 // BenchmarkAASISTLWindow times one window of the light model.
 func BenchmarkAASISTLWindow(b *testing.B) { benchWindow(b, "AASIST-L") }

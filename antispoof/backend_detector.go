@@ -95,6 +95,17 @@ func NewFusedDetector(first, second *Model) (*Detector, error) {
 	return &Detector{model: first, second: second, fusion: u, spec: newSpectrum()}, nil
 }
 
+// FP32 returns the Detector with its networks computing in FP32 (see
+// Model.FP32): the reference its INT8 verdicts are held to.
+func (d *Detector) FP32() *Detector {
+	c := *d
+	c.model = d.model.FP32()
+	if d.second != nil {
+		c.second = d.second.FP32()
+	}
+	return &c
+}
+
 // Warning is empty for the fused Detector; otherwise it says why the
 // Detector runs the older single-model back-end.
 func (d *Detector) Warning() string { return d.warning }

@@ -69,6 +69,13 @@ type resBlock struct {
 	bias2     []float32      // [cout] conv2 bias plus the downsample bias
 	down      *tensor.Packed // 1×3 downsample convolution, nil when cin == cout
 	realOut   int            // output channels the checkpoint has (cout is padded)
+	// The INT8 forms of the convolutions (tensor.GemmQ), made where the CPU
+	// has VNNI; qconv1 and qdown stay nil when cin is not a multiple of 4
+	// (the first block's single channel: its 3-wide rows do not fill the
+	// kernel's 4-byte groups, and it is a small share of the work).
+	qconv1 [2]*tensor.QPacked
+	qconv2 [2]*tensor.QPacked
+	qdown  *tensor.QPacked
 }
 
 // packConv lays out one kernel row dh of a PyTorch Conv2d weight
@@ -140,6 +147,17 @@ func newResBlock(sd weights, prefix string, in, out int, first bool) (*resBlock,
 			b.bias2[c] += bd.Data[c]
 		}
 	}
+	if tensor.UseQ() {
+		for dh := range 2 {
+			b.qconv2[dh] = tensor.Quantize(b.conv2[dh])
+			if b.cin%4 == 0 {
+				b.qconv1[dh] = tensor.Quantize(b.conv1[dh])
+			}
+		}
+		if b.down != nil && b.cin%4 == 0 {
+			b.qdown = tensor.Quantize(b.down)
+		}
+	}
 	if !first {
 		// Present in the checkpoint, unused by the forward pass (see resBlock).
 		if _, _, err := sd.batchNorm(prefix+"bn1", in); err != nil {
@@ -153,6 +171,7 @@ func newResBlock(sd weights, prefix string, in, out int, first bool) (*resBlock,
 type blockScratch struct {
 	mid  []float32 // [h+1][conv1Rows][cout]: SELU(BN2(conv1)) around the chunk
 	tile []float32 // [chunkW][cout]: conv2 + identity before pooling
+	qmid []uint8   // mid quantised for the INT8 conv2 (nil in FP32)
 }
 
 func (b *resBlock) scratchSize(h int) (mid, tile int) {
@@ -161,19 +180,33 @@ func (b *resBlock) scratchSize(h int) (mid, tile int) {
 
 // forward runs the block on in and writes the pooled result to out, whose
 // shape must be (in.h, in.w/3, b.cout). Chunks of chunkW output columns run
-// in parallel; each recomputes the two conv1 columns at its edges.
-func (b *resBlock) forward(in, out *fmap, scratch []blockScratch) {
+// in parallel; each recomputes the two conv1 columns at its edges. qin,
+// when not nil, holds room for in quantised: the INT8 encoder.
+func (b *resBlock) forward(in, out *fmap, scratch []blockScratch, qin []uint8) {
 	if in.c != b.cin || out.c != b.cout || out.h != in.h || out.w != in.w/3 {
 		panic(fmt.Sprintf("antispoof: block shape mismatch: in %dx%dx%d, out %dx%dx%d, block %d->%d",
 			in.h, in.w, in.c, out.h, out.w, out.c, b.cin, b.cout))
 	}
+	q := quantIn{int8: qin != nil}
+	if q.int8 && b.qconv1[0] != nil {
+		q.data, q.scale = qin[:len(in.data)], tensor.QuantizeActivations(qin, in.data)
+	}
 	chunks := (in.w + chunkW - 1) / chunkW
 	tensor.ParallelFor(chunks, len(scratch), func(worker, i int) {
-		b.chunk(in, out, i*chunkW, &scratch[worker])
+		b.chunk(in, out, i*chunkW, &scratch[worker], q)
 	})
 }
 
-func (b *resBlock) chunk(in, out *fmap, w0 int, s *blockScratch) {
+// quantIn is a block's input quantised once for all its chunks (data nil:
+// conv1 and the downsample run in FP32); int8 says whether conv2 runs in
+// INT8.
+type quantIn struct {
+	int8  bool
+	data  []uint8
+	scale float32
+}
+
+func (b *resBlock) chunk(in, out *fmap, w0 int, s *blockScratch, q quantIn) {
 	const m1 = conv1Rows // conv1 positions w0-1 .. w0+chunkW+10
 	h, cin, cout := in.h, b.cin, b.cout
 	// conv1 + BN2 + SELU for rows 0..h (padding 1 on both sides of h).
@@ -182,6 +215,10 @@ func (b *resBlock) chunk(in, out *fmap, w0 int, s *blockScratch) {
 		for dh := range 2 {
 			// Position w0-1+m reads input columns w0-2+m .. w0+m, that is
 			// padded columns w0+m .. w0+m+2.
+			if q.data != nil {
+				tensor.GemmQ(m1, q.data[in.off(r+dh, w0):], cin, q.scale, b.qconv1[dh], mid, cout, dh == 1)
+				continue
+			}
 			a := in.data[in.off(r+dh, w0):]
 			tensor.GemmPacked(m1, a, cin, b.conv1[dh], mid, cout, dh == 1)
 		}
@@ -200,19 +237,32 @@ func (b *resBlock) chunk(in, out *fmap, w0 int, s *blockScratch) {
 		}
 	}
 	// conv2 + identity, then max-pool 1×3 into out.
+	var qmid []uint8
+	var midScale float32
+	if q.int8 {
+		n := (h + 1) * m1 * cout
+		qmid, midScale = s.qmid[:n], tensor.QuantizeActivations(s.qmid, s.mid[:n])
+	}
 	gLo := w0 / 3
 	gHi := min((w0+chunkW)/3, in.w/3)
 	for r := range h {
 		// The identity path initialises the tile, and conv2 accumulates onto
 		// it, so the residual sum costs no extra pass.
 		t := s.tile
-		if b.down != nil {
+		switch {
+		case b.down != nil && q.data != nil:
+			tensor.GemmQ(chunkW, q.data[in.off(r+1, w0+1):], cin, q.scale, b.qdown, t, cout, false)
+		case b.down != nil:
 			// Position p reads input columns p-1 .. p+1: padded p+1 .. p+3.
 			tensor.GemmPacked(chunkW, in.data[in.off(r+1, w0+1):], cin, b.down, t, cout, false)
-		} else {
+		default:
 			copy(t, in.data[in.off(r+1, w0+padLeft):])
 		}
 		for dh := range 2 {
+			if qmid != nil {
+				tensor.GemmQ(chunkW, qmid[(r+dh)*m1*cout:], cout, midScale, b.qconv2[dh], t, cout, true)
+				continue
+			}
 			tensor.GemmPacked(chunkW, s.mid[(r+dh)*m1*cout:], cout, b.conv2[dh], t, cout, true)
 		}
 		if gHi > gLo {
