@@ -66,6 +66,28 @@ type Store interface {
 	// FindVoiceprint returns the profile's template. Returns ENOTFOUND.
 	FindVoiceprint(ctx context.Context, tenantID, userID string) (*Voiceprint, error)
 
+	// GalleryChanges returns how the tenant's gallery changed after
+	// revision since (0: the whole gallery, with Full set): every
+	// PutVoiceprint and DeleteProfile moves the tenant's revision on. One
+	// indexed query when nothing changed, so that a node may ask before
+	// every search.
+	GalleryChanges(ctx context.Context, tenantID string, since int64) (*GalleryDelta, error)
+
+	// UpdateGroup adds users to and removes users from the tenant's group
+	// (adding a member twice or removing a non-member is no error), in one
+	// transaction, and returns the members afterwards, sorted. Returns
+	// EPROFILENOTFOUND, changing nothing, when an added user has no profile.
+	// A deleted profile leaves every group.
+	UpdateGroup(ctx context.Context, tenantID, group string, add, remove []string, at time.Time) ([]string, error)
+	// GroupMembers returns the members of the tenant's group, sorted (a
+	// group nobody was added to is empty, not an error).
+	GroupMembers(ctx context.Context, tenantID, group string) ([]string, error)
+	// IdentificationSettings returns the tenant's identification settings,
+	// or the zero value when none were stored.
+	IdentificationSettings(ctx context.Context, tenantID string) (IdentificationSettings, error)
+	// SetIdentificationSettings stores the tenant's identification settings.
+	SetIdentificationSettings(ctx context.Context, tenantID string, s IdentificationSettings, at time.Time) error
+
 	// AddFingerprint stores a replay fingerprint and keeps only the newest
 	// keep of the profile's fingerprints (keep <= 0: all).
 	AddFingerprint(ctx context.Context, tenantID string, f *Fingerprint, keep int) error

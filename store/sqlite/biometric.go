@@ -81,15 +81,19 @@ func (s *DB) PutVoiceprint(ctx context.Context, tenantID string, vp *voxgate.Voi
 		return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
 	}
 	next := vp.Revision + 1
+	seq, err := bumpGallery(ctx, tx, tenantID)
+	if err != nil {
+		return err
+	}
 	var res sql.Result
 	if vp.Revision == 0 {
-		res, err = tx.ExecContext(ctx, `INSERT INTO voiceprints (tenant_id, user_id, model_version, template, revision, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, user_id) DO NOTHING`,
-			tenantID, vp.UserID, vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt))
+		res, err = tx.ExecContext(ctx, `INSERT INTO voiceprints (tenant_id, user_id, model_version, template, revision, updated_at, gallery_seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, user_id) DO NOTHING`,
+			tenantID, vp.UserID, vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt), seq)
 	} else {
-		res, err = tx.ExecContext(ctx, `UPDATE voiceprints SET model_version = ?, template = ?, revision = ?, updated_at = ?
+		res, err = tx.ExecContext(ctx, `UPDATE voiceprints SET model_version = ?, template = ?, revision = ?, updated_at = ?, gallery_seq = ?
 			WHERE tenant_id = ? AND user_id = ? AND revision = ?`,
-			vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt), tenantID, vp.UserID, vp.Revision)
+			vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt), seq, tenantID, vp.UserID, vp.Revision)
 	}
 	if err != nil {
 		return err

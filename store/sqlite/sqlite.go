@@ -324,7 +324,7 @@ func (s *DB) FindProfile(ctx context.Context, tenantID, userID string) (*voxgate
 // biometricTables lists the tables holding per-profile biometric records,
 // deleted explicitly with the profile (foreign keys cascade too; this does
 // not rely on the pragma being on).
-var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints", "standings"}
+var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints", "standings", "group_members"}
 
 // DeleteProfile implements voxgate.Store.
 func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {
@@ -344,6 +344,9 @@ func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+	}
+	if err := recordRemoval(ctx, tx, tenantID, userID, s.now()); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

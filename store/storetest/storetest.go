@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	runLimits(t, open)
 	runSessions(t, open)
 	runQueue(t, open)
+	runGallery(t, open)
 }
 
 // MustTenant creates a tenant named name.
