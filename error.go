@@ -30,6 +30,8 @@ const (
 	ELOCKED            = "locked"
 	EUNAVAILABLE       = "service_unavailable"
 	EMETHODNOTALLOWED  = "method_not_allowed"
+	EWATCHLISTMATCH    = "watchlist_match"
+	EDUPLICATEVOICE    = "duplicate_voice"
 )
 
 // Error is an application error: a code for machines, a message for people.

@@ -16,13 +16,13 @@ func statusFor(code string) int {
 		return http.StatusBadRequest
 	case voxgate.EUNAUTHORIZED:
 		return http.StatusUnauthorized
-	case voxgate.EFORBIDDEN:
+	case voxgate.EFORBIDDEN, voxgate.EWATCHLISTMATCH:
 		return http.StatusForbidden
 	case voxgate.ENOTFOUND, voxgate.EPROFILENOTFOUND, voxgate.ESESSIONNOTFOUND:
 		return http.StatusNotFound
 	case voxgate.EMETHODNOTALLOWED:
 		return http.StatusMethodNotAllowed
-	case voxgate.ECONFLICT, voxgate.EENROLLINCOMPLETE:
+	case voxgate.ECONFLICT, voxgate.EENROLLINCOMPLETE, voxgate.EDUPLICATEVOICE:
 		return http.StatusConflict
 	case voxgate.ESESSIONEXPIRED:
 		return http.StatusGone

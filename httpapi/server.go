@@ -66,6 +66,7 @@ func New(svc *service.Service, opt Options) *Server {
 	s.registerHealth()
 	s.registerNative()
 	s.registerVerify()
+	s.registerIdentify()
 	s.registerChallenge()
 	s.registerUsage()
 	s.registerAsync()

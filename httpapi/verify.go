@@ -20,6 +20,7 @@ var enrollSchema = schema{"type": "object", "properties": schema{
 	"speech_seconds": schema{"type": "number"}, "required_speech_seconds": schema{"type": "number"},
 	"progress": schema{"type": "number", "minimum": 0, "maximum": 1}, "sample_id": schema{"type": "string"},
 	"sample": qualitySchema, "model_version": schema{"type": "string"},
+	"watchlist_match": matchSchema, "duplicate_voice": matchSchema, "insights": schema{"type": "array", "items": schema{"type": "string"}},
 }}
 
 var tierSchema = schema{"type": "string", "enum": []string{"low", "medium", "high", "not_checked"}}
@@ -42,6 +43,7 @@ var verifySchema = schema{"type": "object", "required": []string{"decision", "co
 		"learned":           schema{"type": "boolean"},
 		"latency_ms":        schema{"type": "number"},
 		"model_version":     schema{"type": "string"},
+		"watchlist_match":   matchSchema,
 	}}
 
 func (s *Server) registerVerify() {
@@ -83,13 +85,17 @@ type enrollResponse struct {
 	SampleID       string        `json:"sample_id"`
 	Sample         engine.Report `json:"sample"`
 	ModelVersion   string        `json:"model_version"`
+	// WatchlistMatch and DuplicateVoice flag the voice (identify.go).
+	WatchlistMatch *service.VoiceMatch `json:"watchlist_match,omitempty"`
+	DuplicateVoice *service.VoiceMatch `json:"duplicate_voice,omitempty"`
+	Insights       []string            `json:"insights,omitempty"`
 }
 
 func enrollJSON(res *service.EnrollResult) enrollResponse {
 	return enrollResponse{
 		UserID: res.UserID, Enrolled: res.Enrolled, Samples: res.Samples, SpeechSeconds: res.SpeechSeconds,
 		RequiredSpeech: res.RequiredSpeech, Progress: res.Progress, SampleID: res.SampleID, Sample: res.Sample,
-		ModelVersion: res.ModelName,
+		ModelVersion: res.ModelName, WatchlistMatch: res.WatchlistMatch, DuplicateVoice: res.DuplicateVoice, Insights: res.Insights,
 	}
 }
 
@@ -128,6 +134,7 @@ type verifyResponse struct {
 	LatencyMs        float64             `json:"latency_ms"`
 	ModelVersion     string              `json:"model_version"`
 	UserID           string              `json:"user_id"`
+	WatchlistMatch   *service.VoiceMatch `json:"watchlist_match,omitempty"`
 }
 
 type phraseJSON struct {
@@ -145,6 +152,7 @@ func verifyJSON(res *service.VerifyResult) verifyResponse {
 		Thresholds: res.Thresholds, Spoof: res.Spoof, Retries: map[string]int{"left": res.RetriesLeft},
 		Insights: res.Insights, Quality: res.Quality, Learned: res.Learned,
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, ModelVersion: res.ModelVersion, UserID: res.UserID,
+		WatchlistMatch: res.WatchlistMatch,
 	}
 	if out.Insights == nil {
 		out.Insights = []string{}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"time"
 
@@ -26,6 +27,23 @@ type EnrollResult struct {
 	SampleID  string
 	Latency   time.Duration
 	ModelName string
+	// WatchlistMatch is the watchlist voice the recording matched, and
+	// DuplicateVoice another profile's (nil: none); under the tenant's
+	// default policy they are flags, under "reject" Enroll refuses instead.
+	WatchlistMatch, DuplicateVoice *VoiceMatch
+	Insights                       []string
+}
+
+// matchInsights explains watchlist and duplicate-voice matches.
+func matchInsights(watch, dup *VoiceMatch) []string {
+	var out []string
+	if watch != nil {
+		out = append(out, fmt.Sprintf("The voice matches %q on the watchlist (score %.2f, threshold %.2f).", watch.UserID, watch.Score, watch.Threshold))
+	}
+	if dup != nil {
+		out = append(out, fmt.Sprintf("The voice matches another enrolled profile, %q (score %.2f, threshold %.2f): one voice under two identities?", dup.UserID, dup.Score, dup.Threshold))
+	}
+	return out
 }
 
 // requireEngine returns EUNAVAILABLE when the service runs without models.
@@ -83,6 +101,29 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 		return nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
 	}
 	report := an.Report()
+	watch, dup, err := s.screen(ctx, a.TenantID, userID, emb, true)
+	if err != nil {
+		return nil, err
+	}
+	var insights []string
+	if watch != nil || dup != nil {
+		pol, err := s.watchlistPolicy(ctx, a.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		detail := map[string]any{"quality": report, "watchlist_match": watch, "duplicate_voice": dup, "policy": pol}
+		if pol == voxgate.WatchlistReject {
+			err := voxgate.Errorf(voxgate.EWATCHLISTMATCH, "The voice matches a voice on the tenant's watchlist: enrollment refused")
+			if watch == nil {
+				err = voxgate.Errorf(voxgate.EDUPLICATEVOICE, "The voice matches another enrolled profile of the tenant: enrollment refused")
+			}
+			if aerr := s.audit(ctx, a, userID, "enroll", "refused", voxgate.ErrorCode(err), detail, time.Since(start)); aerr != nil {
+				return nil, aerr
+			}
+			return nil, err
+		}
+		insights = matchInsights(watch, dup)
+	}
 	quality, _ := json.Marshal(report)
 	now := s.now().UTC()
 	smp := &voxgate.Sample{
@@ -105,8 +146,16 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 		UserID: userID, Sample: report, Samples: p.Samples, SpeechSeconds: round2(p.SpeechSeconds),
 		RequiredSpeech: s.cfg.RequiredSpeech, Progress: round2(min(1, p.SpeechSeconds/s.cfg.RequiredSpeech)),
 		Enrolled: p.Enrolled(), SampleID: smp.ID, Latency: time.Since(start), ModelName: smp.ModelVersion,
+		WatchlistMatch: watch, DuplicateVoice: dup, Insights: insights,
 	}
-	if err := s.audit(ctx, a, userID, "enroll", "accepted", "", map[string]any{"quality": report, "progress": res.Progress}, res.Latency); err != nil {
+	detail := map[string]any{"quality": report, "progress": res.Progress}
+	if watch != nil {
+		detail["watchlist_match"] = watch
+	}
+	if dup != nil {
+		detail["duplicate_voice"] = dup
+	}
+	if err := s.audit(ctx, a, userID, "enroll", "accepted", "", detail, res.Latency); err != nil {
 		return nil, err
 	}
 	return res, nil

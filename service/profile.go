@@ -52,6 +52,7 @@ func (s *Service) DeleteProfile(ctx context.Context, a voxgate.Actor, userID str
 		return err
 	}
 	s.forgetCohort(a.TenantID)
+	s.dropFromGallery(a.TenantID, userID)
 	s.log.InfoContext(ctx, "profile deleted", "tenant", a.TenantID)
 	return nil
 }

@@ -32,7 +32,8 @@ type Service struct {
 	tokens *voicetoken.Signer
 	cfg    Config
 
-	cohorts cohortCache // each tenant's impostor cohort (cohort.go)
+	cohorts   cohortCache  // each tenant's impostor cohort (cohort.go)
+	galleries galleryCache // each tenant's voiceprints for identification (gallery.go)
 }
 
 // Options configure a Service. The zero value is usable for key and profile
@@ -74,6 +75,10 @@ type Config struct {
 	// score thousands of trials per profile and must not depend on order.
 	DisableLimits   bool
 	DisableLearning bool
+	// IdentifyFPIR is the false-positive identification rate the open-set
+	// threshold of identification, watchlist and duplicate checks is set
+	// for (0: DefaultFPIR).
+	IdentifyFPIR float64
 	// Async configures the asynchronous API and its webhooks (async.go).
 	Async AsyncConfig
 }

@@ -36,6 +36,9 @@ type VerifyResult struct {
 	Learned          bool
 	Latency          time.Duration
 	ModelVersion     string
+	// WatchlistMatch is the watchlist voice the recording matched (nil:
+	// none); under the tenant's "reject" policy the decision is reject.
+	WatchlistMatch *VoiceMatch
 }
 
 // Calibration reports the voice scores on each scale.
@@ -164,6 +167,21 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 		return nil, err
 	}
 	res.Decision = policy.Decide(ev, s.cfg.Decision)
+	watch, _, err := s.screen(ctx, a.TenantID, req.UserID, emb, false)
+	if err != nil {
+		return nil, err
+	}
+	if watch != nil {
+		res.WatchlistMatch = watch
+		res.Insights = append(res.Insights, matchInsights(watch, nil)...)
+		pol, err := s.watchlistPolicy(ctx, a.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		if pol == voxgate.WatchlistReject && res.Decision.Decision != policy.Reject {
+			res.Decision.Decision, res.Reason = policy.Reject, ReasonWatchlistMatch
+		}
+	}
 	if res.Decision.Decision == policy.Accept {
 		if !s.cfg.DisableLimits {
 			if _, err := s.store.UpdateStanding(ctx, a.TenantID, req.UserID, func(st voxgate.Standing) (voxgate.Standing, error) {
@@ -328,6 +346,9 @@ func (s *Service) finish(ctx context.Context, a voxgate.Actor, req VerifyRequest
 	}
 	if res.Quality != nil {
 		detail["quality"] = res.Quality
+	}
+	if res.WatchlistMatch != nil {
+		detail["watchlist_match"] = res.WatchlistMatch
 	}
 	if res.Phrase != nil {
 		detail["phrase"] = map[string]any{"score": round4(res.Phrase.Score), "recognized": res.Phrase.Recognized}

@@ -3,6 +3,7 @@ package speaker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -568,5 +569,62 @@ func TestUpperBandOnlyWhereBothHaveIt(t *testing.T) {
 	}
 	if got := m.sim(ew, nw, ew, nw); math.Abs(got-1) > 1e-5 {
 		t.Errorf("sim with itself = %v, want 1", got)
+	}
+}
+
+func TestProbeScorerScoresAsScoreIn(t *testing.T) {
+	m, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	vec := func(upper bool) []float32 {
+		v := make([]float32, Dim)
+		for i := range v {
+			if i < 69 || upper {
+				v[i] = float32(rng.NormFloat64())
+			}
+		}
+		return v
+	}
+	var owners []string
+	var embs [][]float32
+	for i := 0; i < 30; i++ {
+		owners = append(owners, fmt.Sprint("u", i%10))
+		embs = append(embs, vec(i%3 != 0))
+	}
+	domain := m.NewCohort(owners, embs)
+	c := m.Calibrate(DefaultTargetFAR)
+	for _, upper := range []bool{true, false} {
+		probe := vec(upper)
+		ps := c.NewProbeScorer(m, probe, domain)
+		for i := 0; i < 12; i++ {
+			claimed := fmt.Sprint("u", i)
+			tm := vec(i%2 == 0)
+			want := c.ScoreIn(m, tm, probe, domain, claimed)
+			got := ps.Score(tm, m.TemplateSNorm(tm, domain, claimed), claimed)
+			stale := ps.Score(tm, SNorm{}, claimed)
+			if got != want || stale != want {
+				t.Fatalf("upper %v claim %s: ProbeScorer %+v (stale stats %+v), ScoreIn %+v", upper, claimed, got, stale, want)
+			}
+		}
+	}
+}
+
+func TestOpenSetThresholdRisesWithTheGallery(t *testing.T) {
+	m, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.OpenSetThreshold(0.01, 1), m.Threshold(0.01); math.Abs(got-want) > 1e-9 {
+		t.Fatalf("gallery of one: %v, want the verification threshold %v", got, want)
+	}
+	prev := m.OpenSetThreshold(0.01, 1)
+	for _, n := range []int{2, 12, 100, 1000, 10_000, 1_000_000} {
+		got := m.OpenSetThreshold(0.01, n)
+		if !(got > prev) || math.IsInf(got, 0) {
+			t.Fatalf("gallery %d: %v after %v", n, got, prev)
+		}
+		prev = got
 	}
 }
