@@ -192,27 +192,44 @@ func (x *Index) Search(probe []float32, top int, among []string, c speaker.Calib
 	if len(probe) != dim || top <= 0 {
 		return nil
 	}
-	keep := max(top, 32)
+	keep := max(2*top, exactMin)
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	rows := x.coarse(probe, keep, among)
 	if len(rows) == 0 {
 		return nil
 	}
+	// The candidates' s-norm statistics: cached per domain, the missing
+	// ones computed in one batch.
+	sn := make([]speaker.SNorm, len(rows))
+	var miss []int
+	x.snMu.Lock()
+	for i, h := range rows {
+		sn[i] = x.snorm[h.row]
+		if !sn[i].For(domain) {
+			miss = append(miss, i)
+		}
+	}
+	x.snMu.Unlock()
+	if len(miss) > 0 {
+		ts := make([][]float32, len(miss))
+		owners := make([]string, len(miss))
+		for j, i := range miss {
+			ts[j], owners[j] = x.tmpl[rows[i].row], x.users[rows[i].row]
+		}
+		fresh := x.m.TemplateSNorms(ts, domain, owners)
+		x.snMu.Lock()
+		for j, i := range miss {
+			sn[i] = fresh[j]
+			x.snorm[rows[i].row] = fresh[j]
+		}
+		x.snMu.Unlock()
+	}
 	ps := c.NewProbeScorer(x.m, probe, domain)
 	out := make([]Candidate, len(rows))
 	for i, h := range rows {
 		r := int(h.row)
-		x.snMu.Lock()
-		st := x.snorm[r]
-		x.snMu.Unlock()
-		if !st.For(domain) {
-			st = x.m.TemplateSNorm(x.tmpl[r], domain, x.users[r])
-			x.snMu.Lock()
-			x.snorm[r] = st
-			x.snMu.Unlock()
-		}
-		out[i] = Candidate{UserID: x.users[r], Score: ps.Score(x.tmpl[r], st, x.users[r])}
+		out[i] = Candidate{UserID: x.users[r], Score: ps.Score(x.tmpl[r], sn[i], x.users[r])}
 	}
 	slices.SortFunc(out, func(a, b Candidate) int {
 		if c := cmp.Compare(b.Score.Normalized, a.Score.Normalized); c != 0 {
@@ -222,6 +239,12 @@ func (x *Index) Search(probe []float32, top int, among []string, c speaker.Calib
 	})
 	return out[:min(top, len(out))]
 }
+
+// exactMin is the fewest coarse candidates the exact stage rescores (twice
+// the asked top when that is more): the exact score also normalises each
+// template by its own cohort statistics, which can reorder candidates whose
+// cosines are close.
+const exactMin = 16
 
 // hit is a coarse-stage result.
 type hit struct {
@@ -258,10 +281,14 @@ func (x *Index) coarse(probe []float32, keep int, among []string) []hit {
 		lowP = x.lowProbeFactor(probe, q, nw)
 	}
 	probeUpper := x.m.HasUpper(probe)
+	var pf32 [dim]int32
+	for i, v := range pf {
+		pf32[i] = int32(v)
+	}
 	score := func(r int) float32 {
 		row := (*[dim]int8)(x.codes[r*dim : (r+1)*dim])
 		if b.Split == 0 || (probeUpper && x.upper[r]) {
-			return float32(dot(row, &pf)) * x.full[r] * fullP
+			return float32(dot(row, &pf32)) * x.full[r] * fullP
 		}
 		return float32(dotPrefix(row[:b.Split], pl[:b.Split])) * x.low[r] * lowP
 	}
@@ -273,6 +300,30 @@ func (x *Index) coarse(probe []float32, keep int, among []string) []hit {
 			}
 		}
 		return best.h
+	}
+	// Four rows at a time share the probe's loads when all four compare
+	// whole vectors (the common case: wideband probe and templates).
+	scan := func(best *topK, lo, hi int) {
+		r := lo
+		if b.Split == 0 || probeUpper {
+			for ; r+4 <= hi; r += 4 {
+				if b.Split != 0 && !(x.upper[r] && x.upper[r+1] && x.upper[r+2] && x.upper[r+3]) {
+					for q := r; q < r+4; q++ {
+						best.add(score(q), q)
+					}
+					continue
+				}
+				c := x.codes[r*dim : (r+4)*dim]
+				d0, d1, d2, d3 := dot4((*[dim]int8)(c[0:dim]), (*[dim]int8)(c[dim:2*dim]), (*[dim]int8)(c[2*dim:3*dim]), (*[dim]int8)(c[3*dim:4*dim]), &pf32)
+				best.add(float32(d0)*x.full[r]*fullP, r)
+				best.add(float32(d1)*x.full[r+1]*fullP, r+1)
+				best.add(float32(d2)*x.full[r+2]*fullP, r+2)
+				best.add(float32(d3)*x.full[r+3]*fullP, r+3)
+			}
+		}
+		for ; r < hi; r++ {
+			best.add(score(r), r)
+		}
 	}
 	n := len(x.users)
 	workers := 1
@@ -287,9 +338,7 @@ func (x *Index) coarse(probe []float32, keep int, among []string) []hit {
 		go func() {
 			defer wg.Done()
 			best := newTopK(keep)
-			for r := lo; r < hi; r++ {
-				best.add(score(r), r)
-			}
+			scan(best, lo, hi)
 			parts[w] = best
 		}()
 	}

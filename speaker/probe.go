@@ -28,10 +28,10 @@ func (m *Model) TemplateSNorm(t []float32, domain *Cohort, owner string) SNorm {
 }
 
 // ProbeScorer scores one probe against many templates, each as
-// Calibration.ScoreIn would with the same domain: identical scores, but the
-// probe's similarities to the cohorts are computed once, and each claim only
-// leaves its owner's vectors out of the top-K selection. It is not safe for
-// concurrent use.
+// Calibration.ScoreIn would with the same domain: the probe's similarities
+// to the cohorts are computed once (batched, see batch.go), and each claim
+// only leaves its owner's vectors out of the top-K selection when one of
+// them is among the top K. It is not safe for concurrent use.
 type ProbeScorer struct {
 	c      Calibration
 	m      *Model
@@ -41,6 +41,9 @@ type ProbeScorer struct {
 	model  []float64 // [K] probe similarities to the model's cohort
 	dom    []float64 // [domain.Len()] probe similarities to the domain's vectors
 	buf    []float64
+
+	mean, std float64 // statistics with every vector
+	kth       float64 // the K-th largest similarity
 }
 
 // NewProbeScorer prepares probe ([Dim]) for scoring against templates at
@@ -51,22 +54,24 @@ func (c Calibration) NewProbeScorer(m *Model, probe []float32, domain *Cohort) *
 		return ps
 	}
 	ps.np = m.norms(probe)
-	k, d := len(m.cohortNorm), m.cohortDim
-	ps.model = make([]float64, k)
-	for i := 0; i < k; i++ {
-		ps.model[i] = m.sim(probe, ps.np, m.cohort[i*d:(i+1)*d], m.cohortNorm[i])
+	if ps.np.inv == 0 {
+		return ps
 	}
-	ps.dom = make([]float64, domain.Len())
-	for i := range ps.dom {
-		ps.dom[i] = m.sim(probe, ps.np, domain.vecs[i*Dim:(i+1)*Dim], domain.norms[i])
-	}
+	model, dom := m.cohortSims([][]float32{probe}, []vnorm{ps.np}, domain)
+	ps.model, ps.dom = model[0], dom[0]
 	ps.buf = make([]float64, 0, len(ps.model)+len(ps.dom))
+	ps.mean, ps.std = m.topStats(ps.model, ps.dom, domain, "\x00", ps.buf)
+	top := largest(append(ps.buf[:0], append(ps.model, ps.dom...)...), m.topK)
+	ps.kth = top[0]
+	for _, v := range top {
+		ps.kth = min(ps.kth, v)
+	}
 	return ps
 }
 
 // Score compares the probe with template t of user claimed, whose s-norm
 // statistics st were computed against the scorer's domain
-// (Model.TemplateSNorm); a stale st is recomputed.
+// (Model.TemplateSNorm or TemplateSNorms); a stale st is recomputed.
 func (ps *ProbeScorer) Score(t []float32, st SNorm, claimed string) Score {
 	var s Score
 	if len(t) != Dim || len(ps.probe) != Dim {
@@ -97,28 +102,19 @@ func (ps *ProbeScorer) Score(t []float32, st SNorm, claimed string) Score {
 	return s
 }
 
-// probeStats is Model.cohortStats of the probe without claimed's vectors,
-// from the similarities computed once.
+// probeStats is Model.cohortStats of the probe without claimed's vectors:
+// the statistics with every vector unless one of claimed's is among the
+// top K.
 func (ps *ProbeScorer) probeStats(claimed string) (mean, std float64) {
 	if ps.np.inv == 0 {
 		return 0, 1e-6
 	}
-	x := append(ps.buf[:0], ps.model...)
 	for i, v := range ps.dom {
-		if ps.domain.owners[i] != claimed {
-			x = append(x, v)
+		if v >= ps.kth && ps.domain.owners[i] == claimed {
+			return ps.m.topStats(ps.model, ps.dom, ps.domain, claimed, ps.buf)
 		}
 	}
-	top := largest(x, ps.m.topK)
-	for _, v := range top {
-		mean += v
-	}
-	mean /= float64(len(top))
-	for _, v := range top {
-		std += (v - mean) * (v - mean)
-	}
-	std = math.Sqrt(std/float64(len(top))) + 1e-6
-	return mean, std
+	return ps.mean, ps.std
 }
 
 // OpenSetThreshold returns the threshold on Score.Normalized at which a

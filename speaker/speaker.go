@@ -87,6 +87,9 @@ type Model struct {
 	nonQuant   []float64 // ascending normalised nontarget scores of the calibration trials
 
 	pool sync.Pool // *work
+
+	packOnce sync.Once
+	packed   *tensor.Packed // the cohort packed for matrix products (batch.go)
 }
 
 // Load returns the model shipped inside the binary.

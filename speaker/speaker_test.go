@@ -602,10 +602,13 @@ func TestProbeScorerScoresAsScoreIn(t *testing.T) {
 			claimed := fmt.Sprint("u", i)
 			tm := vec(i%2 == 0)
 			want := c.ScoreIn(m, tm, probe, domain, claimed)
-			got := ps.Score(tm, m.TemplateSNorm(tm, domain, claimed), claimed)
-			stale := ps.Score(tm, SNorm{}, claimed)
-			if got != want || stale != want {
-				t.Fatalf("upper %v claim %s: ProbeScorer %+v (stale stats %+v), ScoreIn %+v", upper, claimed, got, stale, want)
+			batch := m.TemplateSNorms([][]float32{tm, vec(true)}, domain, []string{claimed, "other"})[0]
+			for _, st := range []SNorm{m.TemplateSNorm(tm, domain, claimed), batch, {}} {
+				got := ps.Score(tm, st, claimed)
+				if math.Abs(got.Normalized-want.Normalized) > 1e-4 || math.Abs(got.Raw-want.Raw) > 1e-6 ||
+					math.Abs(got.Rival-want.Rival) > 1e-4 || got.Tier != want.Tier {
+					t.Fatalf("upper %v claim %s: ProbeScorer %+v, ScoreIn %+v", upper, claimed, got, want)
+				}
 			}
 		}
 	}

@@ -26,6 +26,9 @@ type benchOptions struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "identify" {
+		return runBenchIdentify(ctx, args[1:], stdout, stderr) // bench_identify.go
+	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "enroll") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprintln(stdout, benchUsage)
@@ -90,11 +93,13 @@ func defaultBenchAudio() string {
 }
 
 const benchUsage = `usage: voxgate bench verify|enroll [flags]
+       voxgate bench identify [--gallery N] [--probes P] [--json]
 
 Drives a voxgate server with real recordings and prints throughput, latency
 percentiles, CPU seconds per request and where the server's time goes (its
 Server-Timing stages). Without --url it starts its own server (this binary)
-on a free loopback port; run 'voxgate bench verify -h' for the flags.`
+on a free loopback port; run 'voxgate bench verify -h' for the flags.
+'bench identify' times the identification index on a synthetic gallery.`
 
 // pidCPU returns the CPU time (user + system) the process has used so far,
 // from /proc (Linux only; an error elsewhere).

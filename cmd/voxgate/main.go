@@ -8,6 +8,7 @@
 //	voxgate eval   SETDIR... [--json] [--plot FILE.png]
 //	voxgate tokens mint|verify|keygen ...
 //	voxgate bench  verify|enroll [-n N] [-c C] [--runs R] [--url URL --key KEY]
+//	voxgate bench  identify [--gallery N] [--probes P] [--json]
 //
 // main only parses flags and wires the store, the service and the HTTP
 // server together; everything else lives in the packages.
@@ -38,7 +39,7 @@ func commands() []command {
 		{"models", "fetch model weights from upstream with SHA-256 checks (pull|verify)", runModels},
 		{"eval", "measure error rates on CSV sets through the service (SETDIR... [--json] [--plot FILE.png])", runEval},
 		{"tokens", "make and check JWTs for the /uflow routes (mint|verify|keygen)", runTokens},
-		{"bench", "load-test a server with real recordings: throughput, latency, CPU and stage shares (verify|enroll)", runBench},
+		{"bench", "load-test a server with real recordings: throughput, latency, CPU and stage shares (verify|enroll; identify: the identification index on a synthetic gallery)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }
