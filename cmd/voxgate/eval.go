@@ -23,6 +23,7 @@ import (
 type evalOptions struct {
 	asJSON    bool
 	outsiders bool
+	identify  bool
 	plot      string
 	models    string
 	targetFAR float64
@@ -34,6 +35,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var o evalOptions
 	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object")
 	fs.BoolVar(&o.outsiders, "outsiders", false, "score each nontarget trial in a tenant where the impostor is not enrolled (outsider impostors; one extra enrollment of the set per impostor)")
+	fs.BoolVar(&o.identify, "identify", true, "also measure identification (1:N): rank 1 and FNIR at FPIR 1 % (one extra enrollment of the set per model, shared with --outsiders)")
 	fs.StringVar(&o.plot, "plot", "", "draw the DET curves of all sets into `FILE.png`")
 	fs.StringVar(&o.models, "models", envOr("VOXGATE_MODELS", ""), "models `DIR` (default ./models, then ../shared/models)")
 	fs.Float64Var(&o.targetFAR, "far", 0.01, "target false-accept rate of the operating threshold")
@@ -53,7 +55,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		args = fs.Args()[1:]
 	}
 	if len(dirs) == 0 {
-		fmt.Fprintln(stderr, "usage: voxgate eval SETDIR... [--json] [--outsiders] [--plot FILE.png] [--models DIR] [--far 0.01]")
+		fmt.Fprintln(stderr, "usage: voxgate eval SETDIR... [--json] [--outsiders] [--identify=false] [--plot FILE.png] [--models DIR] [--far 0.01]")
 		return errUsage
 	}
 	modelsDir, err := resolveModels(o.models)
@@ -159,12 +161,14 @@ type evalReport struct {
 }
 
 type setReport struct {
-	Speaker      *speakerReport `json:"speaker,omitempty"`
-	Phrase       *phrase.Eval   `json:"phrase,omitempty"`
-	Spoof        *spoofReport   `json:"spoof,omitempty"`
-	AudioSeconds float64        `json:"audio_seconds"`
-	CPUSeconds   float64        `json:"cpu_seconds"`
-	RTF          float64        `json:"rtf"`
+	Speaker *speakerReport `json:"speaker,omitempty"`
+	Phrase  *phrase.Eval   `json:"phrase,omitempty"`
+	Spoof   *spoofReport   `json:"spoof,omitempty"`
+	// Identification is 1:N on the set (eval_identify.go).
+	Identification *identReport `json:"identification,omitempty"`
+	AudioSeconds   float64      `json:"audio_seconds"`
+	CPUSeconds     float64      `json:"cpu_seconds"`
+	RTF            float64      `json:"rtf"`
 }
 
 // spoofReport is the synthetic-speech detector on a spoof.csv set, plus,
@@ -223,6 +227,13 @@ func printReport(w io.Writer, r evalReport) {
 			fmt.Fprintf(w, "%-18s %6.2f%% %7.4f %6.2f%% %6.2f%% %9.4f %9.2f%% %9s %9.2f%% %9s %8d %8d %8d %7.4f\n", n, 100*sp.EER, sp.MinDCF, 100*sp.FAR, 100*sp.FRR,
 				sp.Threshold, 100*sp.FRRAtFAR1pct, thresholdText(sp.ThresholdAtFAR1pct), 100*sp.FRRAtFAR01pct, thresholdText(sp.ThresholdAtFAR01pct),
 				sp.TargetTrials, sp.NontargetTrials, sp.RefusedTrials, s.RTF)
+		}
+	}
+	for _, n := range names {
+		if id := r.Sets[n].Identification; id != nil {
+			fmt.Fprintf(w, "identify %-9s rank 1 %6.2f%%  FNIR@FPIR1%% %6.2f%% (at %s)  at the open-set threshold %.4f: FPIR %6.2f%% FNIR %6.2f%%  (%d mated, %d non-mated searches, gallery %d, %d refused)\n",
+				n, 100*id.Rank1, 100*id.FNIRAtFPIR1pct, thresholdText(id.ThresholdAtFPIR1pct), id.Threshold, 100*id.FPIR, 100*id.FNIR,
+				id.MatedSearches, id.NonmatedSearches, id.Gallery, id.Refused)
 		}
 	}
 	for _, n := range names {

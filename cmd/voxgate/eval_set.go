@@ -46,17 +46,24 @@ func evalSet(ctx context.Context, set *eval.Set, eng engineBundle, o evalOptions
 	if err != nil {
 		return nil, nil, 0, err
 	}
+	// The outsiders' tenants serve the outsiders protocol and the
+	// non-mated identification searches (eval_identify.go).
+	outsiders := planOutsiders(set)
 	var plan outsiderPlan // the zero plan verifies every trial in the full tenant
 	if o.outsiders {
-		plan = planOutsiders(set)
+		plan = outsiders
 	}
+	tenants := plan.tenants(set)
 	total := len(set.Trials) + plan.extraEnrollments(set)
+	if o.identify {
+		tenants = outsiders.tenants(set)
+		total = len(set.Trials) + outsiders.extraEnrollments(set) + len(identProbes(set, outsiders))
+	}
 	for _, e := range set.Enroll {
 		total += len(e.Paths)
 	}
 	prog := newProgress(stderr, set.Name, total)
 	defer prog.done()
-	tenants := plan.tenants(set)
 	if err := enrollTenants(ctx, svc, set, tenants, o.workers, prog); err != nil {
 		return nil, nil, 0, err
 	}
@@ -81,6 +88,11 @@ func evalSet(ctx context.Context, set *eval.Set, eng engineBundle, o evalOptions
 		return nil, nil, 0, err
 	}
 	audioSeconds += tl.audioSeconds
+	if o.identify {
+		if rep.Identification, err = identifySet(ctx, svc, set, outsiders, actors, o.workers, prog); err != nil {
+			return nil, nil, 0, err
+		}
+	}
 	scores := &tl.scores
 	sort.Float64s(scores.Target)
 	sort.Float64s(scores.Nontarget)

@@ -93,6 +93,23 @@ func TestEvalOutsidersKeepsTheTrialsAndReportsFRRAtFAR(t *testing.T) {
 			}
 		}
 	}
+	// Identification: the twelve target recordings searched among the three
+	// models (mated) and in the tenant without their speaker (non-mated).
+	for _, raw := range []map[string]any{inRaw, outRaw} {
+		id, _ := raw["sets"].(map[string]any)[name].(map[string]any)["identification"].(map[string]any)
+		if id == nil || id["mated_searches"] != 12.0 || id["nonmated_searches"] != 12.0 || id["gallery"] != 3.0 {
+			t.Fatalf("identification report: %v", id)
+		}
+		for _, f := range []string{"rank1_rate", "fnir_at_fpir_1pct", "fpir", "fnir"} {
+			if v, ok := id[f].(float64); !ok || v < 0 || v > 1 {
+				t.Errorf("identification %s = %v, want a rate in [0, 1]", f, id[f])
+			}
+		}
+		t.Logf("identification on the small fsdd set: %v", id)
+	}
+	if _, raw := run("--identify=false"); raw["sets"].(map[string]any)[name].(map[string]any)["identification"] != nil {
+		t.Errorf("--identify=false still reports identification")
+	}
 	// The outsider tenants' enrollments are not counted: both protocols
 	// report the full tenant's.
 	a, b := in.Sets[name].Speaker, out.Sets[name].Speaker
