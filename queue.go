@@ -13,8 +13,9 @@ import (
 
 // Job kinds.
 const (
-	JobEnroll = "enroll"
-	JobVerify = "verify"
+	JobEnroll   = "enroll"
+	JobVerify   = "verify"
+	JobIdentify = "identify"
 )
 
 // Job states. A job is queued until a worker claims it, running while a
@@ -70,6 +71,9 @@ type Job struct {
 	Language          string
 	DeviceFingerprint string
 	DeviceType        int
+	// Params holds a kind's own parameters as JSON (identification: the
+	// group searched and how many candidates); "" for none.
+	Params string
 	// Audio is the sealed recording; nil once the job is done (or the
 	// profile it was for was deleted).
 	Audio  []byte

@@ -33,6 +33,15 @@ var asyncRequestSchema = schema{"type": "object", "required": []string{"voice_da
 		"device_type":        schema{"type": "integer", "enum": []int{0, 1, 2, 3}, "description": "0 unknown, 1 mobile, 2 desktop, 3 IP phone"},
 	}}
 
+var asyncIdentifySchema = schema{"type": "object", "required": []string{"voice_data", "request_uuid"},
+	"properties": schema{
+		"voice_data":   asyncRequestSchema["properties"].(schema)["voice_data"],
+		"request_uuid": asyncRequestSchema["properties"].(schema)["request_uuid"],
+		"group":        schema{"type": "string", "description": "search only this group's members (default: every enrolled voice)"},
+		"top":          schema{"type": "integer", "minimum": 1, "maximum": service.MaxIdentifyTop, "default": 5},
+		"language":     schema{"type": "string", "default": service.DefaultLanguage},
+	}}
+
 var acceptedSchema = schema{"type": "object", "required": []string{"callback_url", "message"}, "properties": schema{
 	"callback_url": schema{"type": "string", "format": "uri"},
 	"message":      schema{"type": "string", "const": service.AcceptedMessage},
@@ -83,6 +92,10 @@ func (s *Server) registerAsync() {
 	}
 	s.handle("POST", "/organisations/{orgId}/enrollments", submit("enrollment", "asyncEnroll"), s.authed(s.asyncSubmit(voxgate.JobEnroll)))
 	s.handle("POST", "/organisations/{orgId}/verifications", submit("verification", "asyncVerify"), s.authed(s.asyncSubmit(voxgate.JobVerify)))
+	s.handle("POST", "/organisations/{orgId}/identifications", operation{
+		id: "asyncIdentify", summary: "Submit an asynchronous identification (1:N); an identification.completed event is POSTed to the organisation's webhook", tag: "async", auth: authAPIKey,
+		request: jsonBody(asyncIdentifySchema), response: map[int]*body{202: jsonBody(acceptedSchema)},
+	}, s.authed(s.asyncSubmit(voxgate.JobIdentify)))
 	s.handle("PUT", "/organisations/{orgId}/webhook", operation{
 		id: "putWebhook", summary: "Configure the webhook results are POSTed to (a secret is generated when none is given; admin)", tag: "async", auth: authAPIKey,
 		request:  jsonBody(putWebhookSchema),
@@ -111,6 +124,9 @@ type asyncRequest struct {
 	Language          string `json:"language"`
 	DeviceFingerprint string `json:"device_fingerprint"`
 	DeviceType        *int   `json:"device_type"`
+	// Group and Top are an identification's.
+	Group string `json:"group"`
+	Top   int    `json:"top"`
 }
 
 func (s *Server) asyncSubmit(kind string) http.HandlerFunc {
@@ -122,7 +138,7 @@ func (s *Server) asyncSubmit(kind string) http.HandlerFunc {
 		}
 		sreq := service.AsyncRequest{
 			Org: r.PathValue("orgId"), Kind: kind, RequestUUID: req.RequestUUID, ExternalID: req.ExternalID,
-			Language: req.Language, DeviceFingerprint: req.DeviceFingerprint,
+			Language: req.Language, DeviceFingerprint: req.DeviceFingerprint, Group: req.Group, Top: req.Top,
 		}
 		if req.DeviceType != nil {
 			sreq.DeviceType = *req.DeviceType

@@ -1,13 +1,17 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"voxgate"
+	"voxgate/ids"
 	"voxgate/internal/shared"
+	"voxgate/service"
 )
 
 func librispeech(t *testing.T, speaker, chapter string, utt int) []byte {
@@ -143,4 +147,33 @@ func TestIdentifyNamesTheTwelveRavdessActors(t *testing.T) {
 	if st, body, hdr := e.do("GET", "/v1/groups/watchlist", other, nil); st != 403 {
 		assertError(t, st, body, hdr, 403, "forbidden")
 	}
+}
+
+func TestAsyncIdentificationReachesTheWebhook(t *testing.T) {
+	e, key, rc := asyncEnv(t, service.AsyncConfig{})
+	callback := rc.srv.URL + "/voxgate"
+	enrollNeutral(t, e.testEnv, key, "actor10", 10)
+	enrollNeutral(t, e.testEnv, key, "actor12", 12)
+
+	req := map[string]any{"voice_data": base64.StdEncoding.EncodeToString(ravdess(t, 10, 2, 1, 2, 1)), "request_uuid": ids.UUID(), "top": 2}
+	st, body, _ := e.do("POST", "/organisations/acme/identifications", key, req)
+	wantAccepted(t, st, body, callback)
+	ev := rc.event(60 * time.Second)
+	cands, _ := ev["candidates"].([]any)
+	if ev["event_type"] != "identification.completed" || ev["request_uuid"] != req["request_uuid"] || ev["result"] != "identified" ||
+		ev["external_id"] != "actor10" || len(cands) != 2 || ev["deepfake_detected"] != false || ev["threshold"] == nil {
+		t.Fatalf("identification event %v", ev)
+	}
+	// Within a group that leaves actor 10 out, nobody is named.
+	e.do("PUT", "/v1/groups/others/members", key, map[string]any{"add": []string{"actor12"}})
+	req = map[string]any{"voice_data": base64.StdEncoding.EncodeToString(ravdess(t, 10, 2, 1, 2, 1)), "request_uuid": ids.UUID(), "group": "others"}
+	st, body, _ = e.do("POST", "/organisations/acme/identifications", key, req)
+	wantAccepted(t, st, body, callback)
+	if ev = rc.event(60 * time.Second); ev["result"] != "unknown" || ev["external_id"] != "" || ev["group"] != "others" {
+		t.Fatalf("identification within a group %v", ev)
+	}
+	// An identification names nobody in its request.
+	req["request_uuid"], req["external_id"] = ids.UUID(), "actor10"
+	st, body, hdr := e.do("POST", "/organisations/acme/identifications", key, req)
+	assertError(t, st, body, hdr, 400, "validation_error")
 }

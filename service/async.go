@@ -200,11 +200,15 @@ type AsyncRequest struct {
 	DeviceFingerprint string
 	DeviceType        int
 	Audio             []byte
+	// Group and Top are an identification's (voxgate.JobIdentify): the
+	// group searched ("" for every enrolled voice) and how many candidates.
+	Group string
+	Top   int
 }
 
 // Validate checks the request's fields (not the organisation).
 func (r *AsyncRequest) Validate() error {
-	if r.Kind != voxgate.JobEnroll && r.Kind != voxgate.JobVerify {
+	if r.Kind != voxgate.JobEnroll && r.Kind != voxgate.JobVerify && r.Kind != voxgate.JobIdentify {
 		return voxgate.Errorf(voxgate.EINVALID, "unknown request kind %q", r.Kind)
 	}
 	if r.RequestUUID == "" {
@@ -213,11 +217,17 @@ func (r *AsyncRequest) Validate() error {
 	if !ids.IsUUID(r.RequestUUID) {
 		return voxgate.Errorf(voxgate.EINVALID, "request_uuid must be a UUID")
 	}
-	if r.ExternalID == "" {
-		return voxgate.Errorf(voxgate.EINVALID, "external_id is required")
-	}
-	if err := voxgate.ValidateUserID(r.ExternalID); err != nil {
-		return voxgate.Errorf(voxgate.EINVALID, "%s", strings.Replace(voxgate.ErrorMessage(err), "user_id", "external_id", 1))
+	if r.Kind == voxgate.JobIdentify {
+		if err := r.validateIdentify(); err != nil {
+			return err
+		}
+	} else {
+		if r.ExternalID == "" {
+			return voxgate.Errorf(voxgate.EINVALID, "external_id is required")
+		}
+		if err := voxgate.ValidateUserID(r.ExternalID); err != nil {
+			return voxgate.Errorf(voxgate.EINVALID, "%s", strings.Replace(voxgate.ErrorMessage(err), "user_id", "external_id", 1))
+		}
 	}
 	if r.Language != "" && !validLanguage(r.Language) {
 		return voxgate.Errorf(voxgate.EINVALID, "language must be a language tag such as en-UK")
@@ -283,6 +293,9 @@ func (s *Service) SubmitAsync(ctx context.Context, a voxgate.Actor, req AsyncReq
 	if err := a.CanActOn(req.ExternalID); err != nil {
 		return nil, err
 	}
+	if req.Kind == voxgate.JobIdentify && a.Subject != "" {
+		return nil, voxgate.Errorf(voxgate.EFORBIDDEN, "this token may not search other users' voices")
+	}
 	if err := s.requireEngine(); err != nil {
 		return nil, err
 	}
@@ -309,6 +322,9 @@ func (s *Service) SubmitAsync(ctx context.Context, a voxgate.Actor, req AsyncReq
 	} else if n >= cfg.MaxPending {
 		return nil, &voxgate.Error{Code: voxgate.ERATELIMITED, Message: "Too many requests waiting for this organisation", RetryAfter: 5 * time.Second, Scope: "queue"}
 	}
+	if req.Kind == voxgate.JobIdentify {
+		req.DeviceFingerprint = "" // a device belongs to a profile; an identification has none
+	}
 	lang := req.Language
 	if lang == "" {
 		lang = DefaultLanguage
@@ -318,7 +334,7 @@ func (s *Service) SubmitAsync(ctx context.Context, a voxgate.Actor, req AsyncReq
 		ID: ids.UUID(), TenantID: t.ID, RequestUUID: reqUUID, Kind: req.Kind, UserID: req.ExternalID,
 		KeyID: a.KeyID, Scope: a.Scope, Language: lang,
 		DeviceFingerprint: deviceHash(t.ID, req.ExternalID, req.DeviceFingerprint), DeviceType: req.DeviceType,
-		AvailableAt: now, CreatedAt: now,
+		Params: req.params(), AvailableAt: now, CreatedAt: now,
 	}
 	j.Audio = s.sealer.Seal(req.Audio, jobAudioAD(t.ID, j.ID))
 	stored, created, err := q.EnqueueJob(ctx, j)
@@ -333,7 +349,7 @@ func (s *Service) SubmitAsync(ctx context.Context, a voxgate.Actor, req AsyncReq
 }
 
 func (s *Service) resubmitted(old *voxgate.Job, req AsyncRequest, w *voxgate.Webhook) (*AsyncAccepted, error) {
-	if old.Kind != req.Kind || old.UserID != req.ExternalID {
+	if old.Kind != req.Kind || old.UserID != req.ExternalID || old.Params != req.params() {
 		return nil, voxgate.Errorf(voxgate.ECONFLICT, "request_uuid %s was already used for another request", old.RequestUUID)
 	}
 	return &AsyncAccepted{CallbackURL: w.URL, JobID: old.ID}, nil
@@ -618,6 +634,8 @@ func (s *Service) process(ctx context.Context, q voxgate.Queue, j *voxgate.Job) 
 		return s.processEnroll(ctx, q, a, j, audioData)
 	case voxgate.JobVerify:
 		return s.processVerify(ctx, q, a, j, audioData)
+	case voxgate.JobIdentify:
+		return s.processIdentify(ctx, a, j, audioData)
 	}
 	return s.refusedOutcome(j, voxgate.Errorf(voxgate.EINVALID, "unknown job kind"), voxgate.EINVALID), nil
 }
@@ -733,8 +751,11 @@ func (s *Service) refusedOutcome(j *voxgate.Job, err error, reason string) outco
 		voxgate.EUNSUPPORTEDFORMAT, voxgate.EPAYLOADTOOLARGE, voxgate.EINTERNAL, voxgate.EUNAVAILABLE:
 		result = ResultInconclusive
 	}
-	if j.Kind == voxgate.JobEnroll {
+	switch j.Kind {
+	case voxgate.JobEnroll:
 		return outcome{EventEnrollmentCompleted, s.enrollmentEvent(j, result, reason)}
+	case voxgate.JobIdentify:
+		return outcome{EventIdentificationCompleted, s.identificationEvent(j, result, reason)}
 	}
 	return outcome{EventVerificationCompleted, s.verificationEvent(j, result, reason)}
 }

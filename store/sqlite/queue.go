@@ -54,7 +54,7 @@ func optMillis(t time.Time) int64 {
 }
 
 const jobColumns = `id, tenant_id, request_uuid, kind, user_id, key_id, scope, language, device_fingerprint, device_type,
-	audio, status, attempts, available_at, claim, created_at, completed_at`
+	audio, status, attempts, available_at, claim, created_at, completed_at, params`
 
 func scanJob(row interface{ Scan(...any) error }) (*voxgate.Job, error) {
 	var j voxgate.Job
@@ -62,7 +62,7 @@ func scanJob(row interface{ Scan(...any) error }) (*voxgate.Job, error) {
 	var avail, created int64
 	var completed sql.NullInt64
 	if err := row.Scan(&j.ID, &j.TenantID, &j.RequestUUID, &j.Kind, &j.UserID, &j.KeyID, &scope, &j.Language,
-		&j.DeviceFingerprint, &j.DeviceType, &j.Audio, &j.Status, &j.Attempts, &avail, &j.Claim, &created, &completed); err != nil {
+		&j.DeviceFingerprint, &j.DeviceType, &j.Audio, &j.Status, &j.Attempts, &avail, &j.Claim, &created, &completed, &j.Params); err != nil {
 		return nil, err
 	}
 	j.Scope = voxgate.Scope(scope)
@@ -80,11 +80,11 @@ func (s *DB) EnqueueJob(ctx context.Context, j *voxgate.Job) (*voxgate.Job, bool
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO async_jobs (id, tenant_id, request_uuid, kind, user_id, key_id, scope, language,
-		device_fingerprint, device_type, audio, status, attempts, available_at, claim, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, '', ?)
+		device_fingerprint, device_type, audio, status, attempts, available_at, claim, created_at, params)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, '', ?, ?)
 		ON CONFLICT (tenant_id, request_uuid) DO NOTHING`,
 		j.ID, j.TenantID, j.RequestUUID, j.Kind, j.UserID, j.KeyID, string(j.Scope), j.Language,
-		j.DeviceFingerprint, j.DeviceType, j.Audio, millis(j.AvailableAt), millis(j.CreatedAt))
+		j.DeviceFingerprint, j.DeviceType, j.Audio, millis(j.AvailableAt), millis(j.CreatedAt), j.Params)
 	if err != nil {
 		if isForeignKey(err) {
 			return nil, false, voxgate.Errorf(voxgate.ENOTFOUND, "organisation not found")

@@ -30,6 +30,7 @@ func runQueue(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	run("DeliveriesRetryDieAndRedeliver", testDeliveries)
 	run("SweepQueueDropsFinishedRows", testSweepQueue)
 	run("DevicesBelongToTheProfile", testDevices)
+	run("IdentifyJobsKeepTheirParams", testIdentifyJobs)
 }
 
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
@@ -390,5 +391,21 @@ func testDevices(t *testing.T, s voxgate.Store, q voxgate.Queue) {
 	}
 	if j, _ := q.FindJob(ctx, a.ID, "pending"); j == nil || j.Audio != nil {
 		t.Fatalf("job audio survived profile deletion: %+v", j)
+	}
+}
+
+func testIdentifyJobs(t *testing.T, s voxgate.Store, q voxgate.Queue) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	now := ms(time.Now())
+	j := newJob(a.ID, "00000000-0000-4000-8000-000000000019", "", now)
+	j.Kind, j.Params, j.DeviceFingerprint = voxgate.JobIdentify, `{"group":"watchlist","top":3}`, ""
+	stored, created, err := q.EnqueueJob(ctx, j)
+	if err != nil || !created || stored.Kind != voxgate.JobIdentify || stored.UserID != "" || stored.Params != j.Params {
+		t.Fatalf("EnqueueJob(identify) = %+v, %v, %v", stored, created, err)
+	}
+	claimed, err := q.ClaimJobs(ctx, now, time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].Params != j.Params || claimed[0].Kind != voxgate.JobIdentify {
+		t.Fatalf("ClaimJobs = %+v, %v", claimed, err)
 	}
 }
