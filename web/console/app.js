@@ -1,6 +1,6 @@
 /*
  * voxgate evaluation console. One page, hash routes (#/usage, #/learning,
- * #/decisions, #/try), no framework. The API key lives in sessionStorage
+ * #/decisions, #/try, #/identify), no framework. The API key lives in sessionStorage
  * only (this tab, until it closes) and goes out as Authorization: Bearer to
  * this same origin. Everything the server returns is inserted as text,
  * never as HTML.
@@ -10,7 +10,7 @@
 
   var KEY_STORE = "voxgate.console.key";
   var SCOPE_STORE = "voxgate.console.scope";
-  var PAGES = ["usage", "learning", "decisions", "try"];
+  var PAGES = ["usage", "learning", "decisions", "try", "identify"];
 
   var COLORS = {
     accept: "#1a7f37", retry: "#9a5b00", reject: "#c4232c", cooldown: "#7a3fd1",
@@ -142,6 +142,7 @@
     document.title = (page === "signin" ? "Sign in" : $("page-" + page).querySelector("h1").textContent) + " · voxgate console";
     if (page === "usage") loadUsage();
     if (page === "decisions") loadDecisions();
+    if (page === "identify") loadWatchlist();
     var params = new URLSearchParams(location.hash.split("?")[1] || "");
     if (page === "learning" && params.get("user")) {
       $("learning-user").value = params.get("user");
@@ -587,6 +588,122 @@
     }
   }
 
+  // ---- Identify and the watchlist ------------------------------------------
+
+  // identify posts one recording (a Blob) as multipart to /v1/voice/identify.
+  async function identify(blob, name) {
+    var status = $("identify-status"), out = $("identify-out");
+    var fd = new FormData();
+    fd.append("audio", blob, name || "voice.wav");
+    var group = $("identify-group").value.trim();
+    if (group) fd.append("group", group);
+    fd.append("top", $("identify-top").value);
+    status.textContent = "Searching…";
+    try {
+      var resp = await fetch("/v1/voice/identify", { method: "POST", headers: { Authorization: "Bearer " + key() }, body: fd, credentials: "omit" });
+      var data = await resp.json();
+      if (!resp.ok) {
+        var err = new Error(data.message || "HTTP " + resp.status);
+        err.error = data.error;
+        err.correlation_id = data.correlation_id;
+        throw err;
+      }
+      status.textContent = "";
+      renderIdentify(data);
+    } catch (e) {
+      status.textContent = "";
+      showError(out, e);
+    }
+  }
+
+  function renderIdentify(r) {
+    var out = $("identify-out");
+    out.textContent = "";
+    var cls = r.decision === "identified" ? "accept" : r.decision === "retry" ? "retry" : "reject";
+    out.appendChild(h("p", { class: "say" }, [badge(r.decision, cls), r.reason ? " " + r.reason : "",
+      r.decision === "identified" ? " — " + r.candidates[0].user_id : ""]));
+    out.appendChild(h("table", { class: "kv" }, [h("tbody", {}, [
+      ["Open-set threshold", fmtNum(r.threshold, 3)],
+      ["False-positive identification rate", (100 * r.fpir).toFixed(1) + " %"],
+      ["Voices searched", String(r.gallery_size) + (r.group ? " (group " + r.group + ")" : "")],
+      ["Latency", fmtNum(r.latency_ms, 0) + " ms"],
+    ].map(function (p) { return h("tr", {}, [h("th", { scope: "row" }, [p[0]]), h("td", {}, [p[1]])]); }))]));
+    if (r.candidates && r.candidates.length) {
+      var tb = h("tbody", {}, r.candidates.map(function (c, i) {
+        return h("tr", {}, [h("td", {}, [String(i + 1)]), h("td", {}, [c.user_id]), h("td", {}, [fmtNum(c.score, 3)]),
+          h("td", {}, [fmtNum(c.confidence, 3)]), h("td", {}, [c.score >= r.threshold ? badge("above", "accept") : badge("below", "reject")])]);
+      }));
+      var head = h("tr", {}, ["Rank", "User", "Score", "Confidence", "Threshold"].map(function (c) { return h("th", { scope: "col" }, [c]); }));
+      out.appendChild(h("div", { class: "table-wrap" }, [h("table", { id: "identify-table" }, [h("caption", { class: "visually-hidden" }, ["Candidates"]), h("thead", {}, [head]), tb])]));
+    }
+    if (r.insights && r.insights.length) {
+      out.appendChild(h("ul", { class: "insights" }, r.insights.map(function (i) { return h("li", {}, [i]); })));
+    }
+  }
+
+  async function recordIdentify() {
+    var btn = $("identify-record"), stop = $("identify-stop"), status = $("identify-status");
+    btn.disabled = true;
+    stop.disabled = false;
+    status.textContent = "Opening the microphone…";
+    var rec = VoiceAuthorize.startRecording({
+      maxSeconds: 30,
+      leadSilenceSeconds: LEAD_QUIET,
+      onLevel: function (l) { setMeter("identify-level", l); },
+      onProgress: function (p) { status.textContent = takeText(p, "Speak."); },
+    });
+    stop.onclick = function () { rec.stop(); };
+    try {
+      var wav = await rec.result;
+      await identify(wav, "voice.wav");
+    } catch (e) {
+      status.textContent = errorText(e);
+    } finally {
+      setMeter("identify-level", 0);
+      btn.disabled = false;
+      stop.disabled = true;
+    }
+  }
+
+  async function loadWatchlist() {
+    var out = $("watchlist-out");
+    var admin = (sessionStorage.getItem(SCOPE_STORE) || "verify") === "admin";
+    $("watchlist-form").hidden = !admin;
+    $("policy-form").hidden = !admin;
+    if (!admin) {
+      out.textContent = "";
+      out.appendChild(h("p", { class: "help" }, ["Sign in with an admin key to see and change the watchlist."]));
+      return;
+    }
+    try {
+      var g = await api("/v1/groups/watchlist");
+      var st = await api("/v1/settings/identification");
+      $("watchlist-policy").value = st.watchlist_policy;
+      out.textContent = "";
+      if (!g.members.length) {
+        out.appendChild(h("p", { class: "help" }, ["Nobody is on the watchlist."]));
+        return;
+      }
+      out.appendChild(h("ul", { class: "watchlist", id: "watchlist-members" }, g.members.map(function (u) {
+        var rm = h("button", { type: "button", class: "link", "aria-label": "Remove " + u + " from the watchlist" }, ["Remove"]);
+        rm.addEventListener("click", function () { changeWatchlist(null, u); });
+        return h("li", {}, [u, " ", rm]);
+      })));
+    } catch (e) {
+      showError(out, e);
+    }
+  }
+
+  async function changeWatchlist(add, remove) {
+    try {
+      await api("/v1/groups/watchlist/members", { method: "PUT", body: { add: add ? [add] : [], remove: remove ? [remove] : [] } });
+      $("watchlist-user").value = "";
+      await loadWatchlist();
+    } catch (e) {
+      showError($("watchlist-out"), e);
+    }
+  }
+
   // ---- Wiring --------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -626,6 +743,30 @@
       startChallenge(ev);
     });
     $("try-speak").addEventListener("click", speak);
+    $("identify-record").addEventListener("click", recordIdentify);
+    $("identify-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var f = $("identify-file").files[0];
+      if (!f) {
+        $("identify-status").textContent = "Choose a recording first, or record one.";
+        return;
+      }
+      identify(f, f.name);
+    });
+    $("watchlist-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var u = $("watchlist-user").value.trim();
+      if (u) changeWatchlist(u, null);
+    });
+    $("policy-form").addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      try {
+        await api("/v1/settings/identification", { method: "PUT", body: { watchlist_policy: $("watchlist-policy").value } });
+        await loadWatchlist();
+      } catch (e) {
+        showError($("watchlist-out"), e);
+      }
+    });
     window.addEventListener("hashchange", route);
     route();
   });
