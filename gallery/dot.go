@@ -1,53 +1,61 @@
 package gallery
 
-// The coarse stage's inner loops, written for Go's compiler, which does not
-// vectorise: fixed-size arrays let it drop every bounds check, the probe is
-// widened to int32 once per search so that each product sign-extends one
-// operand only, and dot4 compares four rows with one probe so that each
-// probe entry is loaded once for four multiply-adds. Sums of 256 products of
-// at most 127·127 cannot overflow int32.
+import "encoding/binary"
 
-// dot is the dot product of one row's codes with the widened probe.
-func dot(a *[dim]int8, b *[dim]int32) int32 {
-	var s0, s1, s2, s3 int32
-	for i := 0; i < dim; i += 4 {
-		aa := (*[4]int8)(a[i : i+4])
-		bb := (*[4]int32)(b[i : i+4])
-		s0 += int32(aa[0]) * bb[0]
-		s1 += int32(aa[1]) * bb[1]
-		s2 += int32(aa[2]) * bb[2]
-		s3 += int32(aa[3]) * bb[3]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// The coarse stage's kernel. Go's compiler does not vectorise, so the loop
+// does SIMD within a register (SWAR) by hand: a block stores, for each
+// entry, the codes of eight rows in one 64-bit word; masking splits the
+// word into two words of four 16-bit lanes (rows 0,2,4,6 and 1,3,5,7), and
+// one multiplication by the probe's code for that entry multiplies four
+// rows at once. Codes are 7 bits offset to 1..127, so a product is at most
+// 127² = 16,129 and four of them fit a 16-bit lane: every four entries the
+// lanes are widened into 32-bit lanes (at most 256·16,129 < 2³²). That is
+// two multiplications for eight multiply-adds, where a scalar loop needs
+// eight plus the sign extensions, and the rows stream through memory once.
 
-// dot4 is dot of four rows with one probe.
-func dot4(a, c, d, e *[dim]int8, b *[dim]int32) (int32, int32, int32, int32) {
-	var s, t, u, v int32
-	for i := 0; i < dim; i++ {
-		bi := b[i]
-		s += int32(a[i]) * bi
-		t += int32(c[i]) * bi
-		u += int32(d[i]) * bi
-		v += int32(e[i]) * bi
-	}
-	return s, t, u, v
-}
+const (
+	lanes   = 8  // rows per block
+	maxCode = 63 // codes are -63..63 ...
+	offset  = 64 // ... stored as 1..127
 
-// dotPrefix is the dot product over the first len(a) entries (a and b of
-// one length): the banded comparison, 69 of the 256 entries.
-func dotPrefix(a, b []int8) int32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 int32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += int32(a[i]) * int32(b[i])
-		s1 += int32(a[i+1]) * int32(b[i+1])
-		s2 += int32(a[i+2]) * int32(b[i+2])
-		s3 += int32(a[i+3]) * int32(b[i+3])
+	mask16 = 0x00FF00FF00FF00FF // the even bytes, as 16-bit lanes
+	mask32 = 0x0000FFFF0000FFFF // the even 16-bit lanes, as 32-bit lanes
+)
+
+// blockDots returns, for the eight rows of blk ([dim][8] codes), the dot
+// product of their codes with v over the first n entries.
+func blockDots(blk []byte, v *[dim]uint64, n int) (out [lanes]uint32) {
+	blk = blk[:dim*lanes]
+	var e04, e26, o15, o37 uint64 // 32-bit lane accumulators: rows 0 and 4, 2 and 6, 1 and 5, 3 and 7
+	d := 0
+	for ; d+4 <= n; d += 4 {
+		w0 := binary.LittleEndian.Uint64(blk[d*8:])
+		w1 := binary.LittleEndian.Uint64(blk[d*8+8:])
+		w2 := binary.LittleEndian.Uint64(blk[d*8+16:])
+		w3 := binary.LittleEndian.Uint64(blk[d*8+24:])
+		v0, v1, v2, v3 := v[d], v[d+1], v[d+2], v[d+3]
+		e := (w0&mask16)*v0 + (w1&mask16)*v1 + (w2&mask16)*v2 + (w3&mask16)*v3
+		o := (w0>>8&mask16)*v0 + (w1>>8&mask16)*v1 + (w2>>8&mask16)*v2 + (w3>>8&mask16)*v3
+		e04 += e & mask32
+		e26 += e >> 16 & mask32
+		o15 += o & mask32
+		o37 += o >> 16 & mask32
 	}
-	for ; i < len(a); i++ {
-		s0 += int32(a[i]) * int32(b[i])
+	if d < n {
+		var e, o uint64
+		for ; d < n; d++ {
+			w := binary.LittleEndian.Uint64(blk[d*8:])
+			e += (w & mask16) * v[d]
+			o += (w >> 8 & mask16) * v[d]
+		}
+		e04 += e & mask32
+		e26 += e >> 16 & mask32
+		o15 += o & mask32
+		o37 += o >> 16 & mask32
 	}
-	return (s0 + s1) + (s2 + s3)
+	out[0], out[4] = uint32(e04), uint32(e04>>32)
+	out[2], out[6] = uint32(e26), uint32(e26>>32)
+	out[1], out[5] = uint32(o15), uint32(o15>>32)
+	out[3], out[7] = uint32(o37), uint32(o37>>32)
+	return out
 }

@@ -2,18 +2,18 @@
 // identification (1:N): who, among everyone enrolled, is speaking.
 //
 // A search is exhaustive in two stages. The coarse stage compares the probe
-// with every template on int8 copies (256 bytes a voice, one int32 dot
-// product a row, Model.sim's bands kept: see speaker.Bands) and keeps the
-// best few; the exact stage rescores those with the float32 templates
-// exactly as verification scores a claim (speaker.ProbeScorer), so that an
-// identification score and threshold mean what a verification's do. The
-// int8 rounding moves a cosine by about 1e-3, far less than the gap between
-// the candidates kept and the best (Search keeps at least 32 for the exact
-// stage).
+// with every template on 7-bit copies (one byte an entry, 256 a voice) in
+// Model.sim's bands (see speaker.Bands), eight templates at a time with SWAR
+// arithmetic (dot.go), and keeps the best few; the exact stage rescores
+// those with the float32 templates as verification scores a claim
+// (speaker.ProbeScorer), so that an identification score and threshold mean
+// what a verification's do. The 7-bit rounding moves a cosine by a few
+// thousandths, less than the gap between the best voice and the 16th
+// (Search re-scores at least 16, twice the asked top when that is more).
 //
-// Memory per voice: 256 B of int8 codes, 1,024 B of float32 template, 16 B
-// of row scalars, the cached s-norm statistics (48 B) and the user id with
-// its map entry (about 60 B plus the id): about 1.4 KiB.
+// Memory per voice: 256 B of codes, 1,024 B of float32 template, 18 B of
+// row scalars, the cached s-norm statistics (48 B) and the user id with its
+// map entry (about 60 B plus the id): about 1.4 KiB.
 //
 // An Index is safe for concurrent use: searches share it, changes take it
 // alone.
@@ -40,11 +40,16 @@ type Index struct {
 	mu    sync.RWMutex
 	users []string       // [n]
 	pos   map[string]int // user -> row
-	codes []int8         // [n][dim] templates quantised, each to its own scale
-	full  []float32      // [n] scale/|t|: the code dot times this and the probe's gives the cosine
-	low   []float32      // [n] scale/|t[:split]|w: the same for the banded similarity
-	upper []bool         // [n] the template has the upper band
-	tmpl  [][]float32    // [n] the exact templates
+	// codes holds the templates quantised to 7 bits, each to its own
+	// scale and offset by 64 (bytes 1..127), in blocks of 8 rows: block b,
+	// entry d of row 8b+k is codes[(b*dim+d)*8+k].
+	codes   []byte
+	sumFull []int32     // [n] the row's codes summed over every entry
+	sumLow  []int32     // [n] and over [:Split]
+	full    []float32   // [n] scale/|t|: the code dot times this and the probe's gives the cosine
+	low     []float32   // [n] scale/|t[:split]|w: the same for the banded similarity
+	upper   []bool      // [n] the template has the upper band
+	tmpl    [][]float32 // [n] the exact templates
 
 	snMu  sync.Mutex
 	snorm []speaker.SNorm // [n] cached statistics for the exact stage
@@ -70,14 +75,45 @@ func (x *Index) Has(user string) bool {
 	return ok
 }
 
+// setCode writes row r's codes into its block.
+func (x *Index) setCode(r int, code *[dim]byte) {
+	base := (r / lanes) * dim * lanes
+	k := r % lanes
+	for d, u := range code {
+		x.codes[base+d*lanes+k] = u
+	}
+}
+
+// code reads row r's codes back.
+func (x *Index) code(r int) (c [dim]byte) {
+	base := (r / lanes) * dim * lanes
+	k := r % lanes
+	for d := range c {
+		c[d] = x.codes[base+d*lanes+k]
+	}
+	return c
+}
+
+// sums returns the sums of code over every entry and over [:Split].
+func (x *Index) sums(code *[dim]byte) (all, low int32) {
+	for d, u := range code {
+		all += int32(u)
+		if d < x.bands.Split {
+			low += int32(u)
+		}
+	}
+	return all, low
+}
+
 // Put adds or replaces user's template t ([speaker.Dim]; other lengths
 // are ignored). The index keeps t: the caller must not change it.
 func (x *Index) Put(user string, t []float32) {
 	if len(t) != dim {
 		return
 	}
-	var code [dim]int8
+	var code [dim]byte
 	full, low := x.quantise(t, &code)
+	sa, sl := x.sums(&code)
 	up := x.m.HasUpper(t)
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -86,17 +122,18 @@ func (x *Index) Put(user string, t []float32) {
 		r = len(x.users)
 		x.pos[user] = r
 		x.users = append(x.users, user)
-		x.codes = append(x.codes, code[:]...)
-		x.full = append(x.full, full)
-		x.low = append(x.low, low)
-		x.upper = append(x.upper, up)
-		x.tmpl = append(x.tmpl, t)
+		if r%lanes == 0 {
+			x.codes = append(x.codes, make([]byte, dim*lanes)...)
+		}
+		x.sumFull, x.sumLow = append(x.sumFull, 0), append(x.sumLow, 0)
+		x.full, x.low, x.upper = append(x.full, 0), append(x.low, 0), append(x.upper, false)
+		x.tmpl = append(x.tmpl, nil)
 		x.snMu.Lock()
 		x.snorm = append(x.snorm, speaker.SNorm{})
 		x.snMu.Unlock()
-		return
 	}
-	copy(x.codes[r*dim:], code[:])
+	x.setCode(r, &code)
+	x.sumFull[r], x.sumLow[r] = sa, sl
 	x.full[r], x.low[r], x.upper[r], x.tmpl[r] = full, low, up, t
 	x.snMu.Lock()
 	x.snorm[r] = speaker.SNorm{}
@@ -117,12 +154,17 @@ func (x *Index) Remove(user string) {
 		moved := x.users[last]
 		x.users[r] = moved
 		x.pos[moved] = r
-		copy(x.codes[r*dim:(r+1)*dim], x.codes[last*dim:])
+		c := x.code(last)
+		x.setCode(r, &c)
+		x.sumFull[r], x.sumLow[r] = x.sumFull[last], x.sumLow[last]
 		x.full[r], x.low[r], x.upper[r], x.tmpl[r] = x.full[last], x.low[last], x.upper[last], x.tmpl[last]
 	}
+	var zero [dim]byte
+	x.setCode(last, &zero)
 	delete(x.pos, user)
 	x.users = x.users[:last]
-	x.codes = x.codes[:last*dim]
+	x.codes = x.codes[:(last+lanes-1)/lanes*dim*lanes]
+	x.sumFull, x.sumLow = x.sumFull[:last], x.sumLow[:last]
 	x.full, x.low, x.upper = x.full[:last], x.low[:last], x.upper[:last]
 	x.tmpl[last] = nil
 	x.tmpl = x.tmpl[:last]
@@ -136,31 +178,34 @@ func (x *Index) Remove(user string) {
 func (x *Index) Clear() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.users, x.codes, x.full, x.low, x.upper, x.tmpl = nil, nil, nil, nil, nil, nil
+	x.users, x.codes, x.sumFull, x.sumLow, x.full, x.low, x.upper, x.tmpl = nil, nil, nil, nil, nil, nil, nil, nil
 	x.pos = map[string]int{}
 	x.snMu.Lock()
 	x.snorm = nil
 	x.snMu.Unlock()
 }
 
-// quantise writes v's int8 code (v scaled so that its largest entry is
-// ±127) and returns the factors that turn a code dot product into the
-// cosine of whole vectors and into the banded similarity (see
-// speaker.Bands): code·code' × full × full' and the weighted banded code
-// sum × low × low'.
-func (x *Index) quantise(v []float32, code *[dim]int8) (full, low float32) {
+// quantise writes v's 7-bit code (v scaled so that its largest entry is
+// ±63, offset by 64) and returns the factors that turn a signed code dot
+// product into the cosine of whole vectors and into the banded similarity
+// (see speaker.Bands): code·code' × full × full' and the weighted banded
+// code sum × low × low'.
+func (x *Index) quantise(v []float32, code *[dim]byte) (full, low float32) {
 	var peak float32
 	for _, f := range v {
 		peak = max(peak, float32(math.Abs(float64(f))))
 	}
 	if peak == 0 {
+		for i := range code {
+			code[i] = offset
+		}
 		return 0, 0
 	}
-	scale := peak / 127
+	scale := peak / maxCode
 	var n, nl float64
 	b := x.bands
 	for i, f := range v {
-		code[i] = int8(math.Round(float64(f / scale)))
+		code[i] = byte(int(math.Round(float64(f/scale))) + offset)
 		n += float64(f) * float64(f)
 		switch {
 		case b.Split == 0:
@@ -256,122 +301,148 @@ type hit struct {
 // rows among the CPUs.
 const parallelRows = 16384
 
-// coarse returns the rows of the keep best approximate similarities, in
-// no particular order. Callers hold x.mu.
-func (x *Index) coarse(probe []float32, keep int, among []string) []hit {
-	var pf, pl [dim]int8
-	fullP, lowP := x.quantise(probe, &pf)
+// probeCodes is a probe prepared for the coarse stage: its codes for whole
+// vectors (f) and for the banded similarity (l, the probe with its bands
+// weighted), as uint64 for the SWAR kernel, with their sums and factors.
+type probeCodes struct {
+	f, l           [dim]uint64
+	sumF, sumL     int32
+	fullP, lowP    float32
+	upper, hasBand bool
+}
+
+func (x *Index) prepare(probe []float32) *probeCodes {
+	p := &probeCodes{upper: x.m.HasUpper(probe), hasBand: x.bands.Split > 0}
+	var c [dim]byte
+	p.fullP, _ = x.quantise(probe, &c)
+	for i, u := range c {
+		p.f[i] = uint64(u)
+		p.sumF += int32(u)
+	}
 	b := x.bands
-	// The banded probe: its bands weighted as in Model.sim, then quantised
-	// again, so that one code dot product over [:Split] gives the weighted sum.
 	if b.Split > 0 {
 		w := make([]float32, dim)
+		var pw float64
 		for i := 0; i < b.Split; i++ {
 			s := b.LowScale
 			if i >= b.LowEnd {
 				s = b.HighScale
 			}
 			w[i] = s * probe[i]
+			pw += float64(s) * float64(probe[i]) * float64(probe[i])
 		}
-		q, _ := x.quantise(w, &pl) // q = scale_w/|w|
+		q, _ := x.quantise(w, &c) // q = scale_w/|w|
 		var nw float64
 		for _, f := range w {
 			nw += float64(f) * float64(f)
 		}
-		lowP = x.lowProbeFactor(probe, q, nw)
-	}
-	probeUpper := x.m.HasUpper(probe)
-	var pf32 [dim]int32
-	for i, v := range pf {
-		pf32[i] = int32(v)
-	}
-	score := func(r int) float32 {
-		row := (*[dim]int8)(x.codes[r*dim : (r+1)*dim])
-		if b.Split == 0 || (probeUpper && x.upper[r]) {
-			return float32(dot(row, &pf32)) * x.full[r] * fullP
+		for i := 0; i < b.Split; i++ {
+			p.l[i] = uint64(c[i])
+			p.sumL += int32(c[i])
 		}
-		return float32(dotPrefix(row[:b.Split], pl[:b.Split])) * x.low[r] * lowP
+		// code(row)·code(w) × scale_t × scale_w = Σ t_i w_i; the banded
+		// similarity divides that by |t|_w |p|_w, |p|_w² = Σ p_i w_i.
+		if pw > 0 {
+			p.lowP = float32(float64(q) * math.Sqrt(nw) / math.Sqrt(pw))
+		}
 	}
+	return p
+}
+
+// signed turns a dot product of offset codes over n entries into the dot
+// product of the signed codes: Σ(u-64)(v-64) = Σuv - 64Σu - 64Σv + n·64².
+func signed(uv uint32, sumU, sumV int32, n int) float32 {
+	return float32(int64(uv) - offset*int64(sumU) - offset*int64(sumV) + int64(n)*offset*offset)
+}
+
+// scanBlocks scores rows [lo, hi) (lo a multiple of lanes) into best.
+func (x *Index) scanBlocks(p *probeCodes, best *topK, lo, hi int) {
+	b := x.bands
+	for r0 := lo; r0 < hi; r0 += lanes {
+		blk := x.codes[(r0/lanes)*dim*lanes : (r0/lanes+1)*dim*lanes]
+		n := min(lanes, hi-r0)
+		var fullD, lowD [lanes]uint32
+		needFull, needLow := false, false
+		for k := 0; k < n; k++ {
+			if !p.hasBand || (p.upper && x.upper[r0+k]) {
+				needFull = true
+			} else {
+				needLow = true
+			}
+		}
+		if needFull {
+			fullD = blockDots(blk, &p.f, dim)
+		}
+		if needLow {
+			lowD = blockDots(blk, &p.l, b.Split)
+		}
+		for k := 0; k < n; k++ {
+			r := r0 + k
+			if !p.hasBand || (p.upper && x.upper[r]) {
+				best.add(signed(fullD[k], x.sumFull[r], p.sumF, dim)*x.full[r]*p.fullP, r)
+			} else {
+				best.add(signed(lowD[k], x.sumLow[r], p.sumL, b.Split)*x.low[r]*p.lowP, r)
+			}
+		}
+	}
+}
+
+// scoreRow is the coarse similarity of one row (searches among a group).
+func (x *Index) scoreRow(p *probeCodes, r int) float32 {
+	c := x.code(r)
+	if !p.hasBand || (p.upper && x.upper[r]) {
+		var uv uint32
+		for d, u := range c {
+			uv += uint32(u) * uint32(p.f[d])
+		}
+		return signed(uv, x.sumFull[r], p.sumF, dim) * x.full[r] * p.fullP
+	}
+	var uv uint32
+	for d := 0; d < x.bands.Split; d++ {
+		uv += uint32(c[d]) * uint32(p.l[d])
+	}
+	return signed(uv, x.sumLow[r], p.sumL, x.bands.Split) * x.low[r] * p.lowP
+}
+
+// coarse returns the rows of the keep best approximate similarities, in
+// no particular order. Callers hold x.mu.
+func (x *Index) coarse(probe []float32, keep int, among []string) []hit {
+	p := x.prepare(probe)
 	if among != nil {
 		best := newTopK(keep)
 		for _, u := range among {
 			if r, ok := x.pos[u]; ok {
-				best.add(score(r), r)
+				best.add(x.scoreRow(p, r), r)
 			}
 		}
 		return best.h
-	}
-	// Four rows at a time share the probe's loads when all four compare
-	// whole vectors (the common case: wideband probe and templates).
-	scan := func(best *topK, lo, hi int) {
-		r := lo
-		if b.Split == 0 || probeUpper {
-			for ; r+4 <= hi; r += 4 {
-				if b.Split != 0 && !(x.upper[r] && x.upper[r+1] && x.upper[r+2] && x.upper[r+3]) {
-					for q := r; q < r+4; q++ {
-						best.add(score(q), q)
-					}
-					continue
-				}
-				c := x.codes[r*dim : (r+4)*dim]
-				d0, d1, d2, d3 := dot4((*[dim]int8)(c[0:dim]), (*[dim]int8)(c[dim:2*dim]), (*[dim]int8)(c[2*dim:3*dim]), (*[dim]int8)(c[3*dim:4*dim]), &pf32)
-				best.add(float32(d0)*x.full[r]*fullP, r)
-				best.add(float32(d1)*x.full[r+1]*fullP, r+1)
-				best.add(float32(d2)*x.full[r+2]*fullP, r+2)
-				best.add(float32(d3)*x.full[r+3]*fullP, r+3)
-			}
-		}
-		for ; r < hi; r++ {
-			best.add(score(r), r)
-		}
 	}
 	n := len(x.users)
 	workers := 1
 	if n >= parallelRows {
 		workers = min(runtime.GOMAXPROCS(0), n/(parallelRows/2))
 	}
+	blocks := (n + lanes - 1) / lanes
 	parts := make([]*topK, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		lo, hi := n*w/workers, n*(w+1)/workers
+		lo, hi := blocks*w/workers*lanes, min(n, blocks*(w+1)/workers*lanes)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			best := newTopK(keep)
-			scan(best, lo, hi)
+			x.scanBlocks(p, best, lo, hi)
 			parts[w] = best
 		}()
 	}
 	wg.Wait()
 	all := parts[0]
-	for _, p := range parts[1:] {
-		for _, h := range p.h {
+	for _, q := range parts[1:] {
+		for _, h := range q.h {
 			all.add(h.sim, int(h.row))
 		}
 	}
 	return all.h
-}
-
-// lowProbeFactor returns the factor that turns code(row)·code(w) into the
-// banded similarity, for w the probe with its bands weighted: code(w) =
-// w/scale_w, so code(row)·code(w) × scale_t × scale_w = Σ t_i w_i, and the
-// banded similarity divides that by |t|_w |p|_w, where |p|_w² = Σ p_i w_i.
-// q is scale_w/|w| as quantise returned it, nw = |w|².
-func (x *Index) lowProbeFactor(probe []float32, q float32, nw float64) float32 {
-	scaleW := float64(q) * math.Sqrt(nw)
-	var pw float64
-	b := x.bands
-	for i := 0; i < b.Split; i++ {
-		s := b.LowScale
-		if i >= b.LowEnd {
-			s = b.HighScale
-		}
-		pw += float64(s) * float64(probe[i]) * float64(probe[i])
-	}
-	if pw == 0 {
-		return 0
-	}
-	return float32(scaleW / math.Sqrt(pw))
 }
 
 // topK keeps the k best hits seen, unordered, with the worst's index.

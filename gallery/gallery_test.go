@@ -158,51 +158,84 @@ func BenchmarkSearch1k(b *testing.B)   { benchGallery(b, 1000) }
 func BenchmarkSearch10k(b *testing.B)  { benchGallery(b, 10_000) }
 func BenchmarkSearch100k(b *testing.B) { benchGallery(b, 100_000) }
 
-func BenchmarkDot4(b *testing.B) {
-	var rows [4][dim]int8
-	var p [dim]int32
-	for i := range p {
-		p[i] = int32(int8(i))
-		for r := range rows {
-			rows[r][i] = int8(i * (r + 3))
-		}
+func BenchmarkBlockDots(b *testing.B) {
+	blk := make([]byte, dim*lanes)
+	var v [dim]uint64
+	for i := range blk {
+		blk[i] = byte(1 + i%127)
 	}
-	var s int32
+	for i := range v {
+		v[i] = uint64(1 + (i*7)%127)
+	}
+	var s uint32
 	for b.Loop() {
-		d0, d1, d2, d3 := dot4(&rows[0], &rows[1], &rows[2], &rows[3], &p)
-		s += d0 + d1 + d2 + d3
+		d := blockDots(blk, &v, dim)
+		s += d[0] + d[7]
 	}
 	_ = s
 }
 
-func TestDotKernelsAgree(t *testing.T) {
+func TestBlockDotsAgreeWithPlainSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 11))
-	var rows [4][dim]int8
-	var p8 [dim]int8
-	var p [dim]int32
-	for i := range p {
-		p8[i] = int8(rng.IntN(255) - 127)
-		p[i] = int32(p8[i])
-		for r := range rows {
-			rows[r][i] = int8(rng.IntN(255) - 127)
+	blk := make([]byte, dim*lanes)
+	var v [dim]uint64
+	for i := range blk {
+		blk[i] = byte(1 + rng.IntN(127))
+	}
+	blk[0], blk[7] = 127, 127 // the largest products too
+	for i := range v {
+		v[i] = uint64(1 + rng.IntN(127))
+	}
+	v[0] = 127
+	for _, n := range []int{dim, 69, 3, 0} {
+		got := blockDots(blk, &v, n)
+		for k := 0; k < lanes; k++ {
+			var want uint32
+			for d := 0; d < n; d++ {
+				want += uint32(blk[d*lanes+k]) * uint32(v[d])
+			}
+			if got[k] != want {
+				t.Fatalf("n %d row %d: %d, want %d", n, k, got[k], want)
+			}
 		}
 	}
-	d := [4]int32{}
-	d[0], d[1], d[2], d[3] = dot4(&rows[0], &rows[1], &rows[2], &rows[3], &p)
-	for r := range rows {
-		var want int32
-		for i := range p {
-			want += int32(rows[r][i]) * p[i]
-		}
-		if dot(&rows[r], &p) != want || d[r] != want || dotPrefix(rows[r][:69], p8[:69]) != prefix(rows[r][:69], p8[:69]) {
-			t.Fatalf("row %d: dot %d, dot4 %d, want %d", r, dot(&rows[r], &p), d[r], want)
-		}
+	// The largest codes everywhere: no lane may overflow.
+	for i := range blk {
+		blk[i] = 127
+	}
+	for i := range v {
+		v[i] = 127
+	}
+	if got := blockDots(blk, &v, dim); got[3] != dim*127*127 {
+		t.Fatalf("all 127: %d, want %d", got[3], dim*127*127)
 	}
 }
 
-func prefix(a, b []int8) (s int32) {
-	for i := range a {
-		s += int32(a[i]) * int32(b[i])
+func TestRowsSurviveRemovalsAcrossBlocks(t *testing.T) {
+	m := model(t)
+	rng := rand.New(rand.NewPCG(12, 13))
+	c := m.Calibrate(speaker.DefaultTargetFAR)
+	x := New(m)
+	tmpls := map[string][]float32{}
+	for i := 0; i < 53; i++ {
+		u := fmt.Sprint("u", i)
+		tmpls[u] = voice(rng, i%7 != 0)
+		x.Put(u, tmpls[u])
 	}
-	return s
+	for i := 0; i < 53; i += 3 {
+		u := fmt.Sprint("u", i)
+		x.Remove(u)
+		delete(tmpls, u)
+	}
+	probe := voice(rng, true)
+	if x.Len() != len(tmpls) {
+		t.Fatalf("%d rows, want %d", x.Len(), len(tmpls))
+	}
+	for _, h := range x.coarse(probe, x.Len(), nil) {
+		u := x.users[h.row]
+		want := c.Score(m, tmpls[u], probe).Raw
+		if math.Abs(float64(h.sim)-want) > 0.01 {
+			t.Fatalf("%s: coarse %v, exact %v", u, h.sim, want)
+		}
+	}
 }
