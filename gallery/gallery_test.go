@@ -239,3 +239,32 @@ func TestRowsSurviveRemovalsAcrossBlocks(t *testing.T) {
 		}
 	}
 }
+
+func TestSearchesRunBesideChanges(t *testing.T) {
+	m := model(t)
+	c := m.Calibrate(speaker.DefaultTargetFAR)
+	x := New(m)
+	rng := rand.New(rand.NewPCG(14, 15))
+	var vs [][]float32
+	for i := 0; i < 64; i++ {
+		vs = append(vs, voice(rng, true))
+		x.Put(fmt.Sprint("u", i), vs[i])
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			u := fmt.Sprint("u", i%64)
+			if i%2 == 0 {
+				x.Remove(u)
+			} else {
+				x.Put(u, vs[i%64])
+			}
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		x.Search(vs[i], 3, nil, c, nil)
+		x.Search(vs[i], 3, []string{"u1", "u2"}, c, nil)
+	}
+	<-done
+}
