@@ -1,4 +1,4 @@
--- 0007: identification (1:N). Every node keeps its tenants' voiceprints in
+-- 0008: identification (1:N). Every node keeps its tenants' voiceprints in
 -- memory; gallery_revisions counts each tenant's voiceprint writes and
 -- profile deletions, voiceprints.gallery_seq says at which count a row was
 -- last written and gallery_removals at which a profile went, so that a node
