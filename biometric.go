@@ -60,3 +60,31 @@ type Standing struct {
 	CooldownUntil time.Time `json:"cooldown_until"`
 	Locked        bool      `json:"locked"`
 }
+
+// Outcome is every write of one enrollment step or one verification: the
+// sample, the template, the replay fingerprint, the standing and the audit
+// row. Store.RecordOutcome applies them in one transaction, so that a
+// process killed at any point leaves all of them or none: never a profile
+// marked enrolled without its voiceprint, a sample whose recording could be
+// enrolled again for lack of its fingerprint, or a change without its audit
+// row. Nil fields are not written.
+type Outcome struct {
+	UserID string
+	// Sample is added and the profile's counters updated, as AddSample
+	// does with RequiredSpeech.
+	Sample         *Sample
+	RequiredSpeech float64
+	// Voiceprint is written as PutVoiceprint does: only when its Revision
+	// is still the stored one (0: none stored yet); on success Revision is
+	// set to the new one.
+	Voiceprint *Voiceprint
+	// Fingerprint is added as AddFingerprint does, keeping the newest
+	// FingerprintKeep (<= 0: all).
+	Fingerprint     *Fingerprint
+	FingerprintKeep int
+	// Standing, when set, maps the stored standing (zero if none) to the
+	// new one under the transaction's lock, as UpdateStanding does.
+	Standing func(Standing) Standing
+	// Attempt is appended to the audit log.
+	Attempt *Attempt
+}

@@ -146,6 +146,11 @@ type Queue interface {
 	// expired lease, and available at now: each gets a fresh Claim,
 	// AvailableAt = now+lease and one more attempt. Oldest first.
 	ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Job, error)
+	// ExtendJob moves a claimed job's lease end to until: the heartbeat of
+	// a worker still running it, so that leases can be short and a dead
+	// node's jobs come back soon. Returns ECONFLICT when claim no longer
+	// holds the job.
+	ExtendJob(ctx context.Context, tenantID, jobID, claim string, until time.Time) error
 	// RetryJob puts a claimed job back in the queue, available at the
 	// given time. With refund the claim does not count as an attempt (the
 	// job was deferred, by a rate limit, rather than failed). Returns

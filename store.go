@@ -51,6 +51,12 @@ type Store interface {
 	// net speech reaches requiredSpeech seconds. Returns the updated
 	// profile, or EPROFILENOTFOUND.
 	AddSample(ctx context.Context, tenantID string, s *Sample, requiredSpeech float64) (*Profile, error)
+	// RecordOutcome applies every write of o in one transaction (see
+	// Outcome) and returns the profile as it stands after it. Returns
+	// ECONFLICT when o.Voiceprint's revision is no longer the stored one
+	// and EPROFILENOTFOUND when the profile is gone; either way nothing is
+	// written.
+	RecordOutcome(ctx context.Context, tenantID string, o *Outcome) (*Profile, error)
 	// ListSamples returns the profile's samples, oldest first.
 	ListSamples(ctx context.Context, tenantID, userID string) ([]*Sample, error)
 	// ListCohortSamples returns the tenant's newest enrollment samples of

@@ -47,10 +47,13 @@ type AsyncConfig struct {
 	Deliverers int
 	// Poll is how often an idle node looks for work (default 500 ms).
 	Poll time.Duration
-	// JobLease is how long a claimed job is reserved for its worker; a
-	// node that dies holding it gives it up when the lease ends (default
-	// 2 min).
+	// JobLease is how long a claimed job is reserved for its worker
+	// without news from it (default 30 s). The worker renews the lease
+	// every third of it while the job runs (a heartbeat), so a long job
+	// keeps it, and a node that dies gives its jobs up within one lease.
 	JobLease time.Duration
+	// JobTimeout bounds one run of a job (default 2 min).
+	JobTimeout time.Duration
 	// Timeout bounds one delivery attempt (default 10 s); the delivery
 	// lease is Timeout + 5 s.
 	Timeout time.Duration
@@ -101,7 +104,8 @@ func (c AsyncConfig) withDefaults() AsyncConfig {
 	seti(&c.MaxJobAttempts, 5)
 	seti(&c.MaxPending, 1000)
 	set(&c.Poll, 500*time.Millisecond)
-	set(&c.JobLease, 2*time.Minute)
+	set(&c.JobLease, 30*time.Second)
+	set(&c.JobTimeout, 2*time.Minute)
 	set(&c.Timeout, webhook.DefaultTimeout)
 	set(&c.Window, 24*time.Hour)
 	set(&c.Retention, 7*24*time.Hour)
@@ -337,10 +341,12 @@ func (s *Service) SubmitAsync(ctx context.Context, a voxgate.Actor, req AsyncReq
 		Params: req.params(), AvailableAt: now, CreatedAt: now,
 	}
 	j.Audio = s.sealer.Seal(req.Audio, jobAudioAD(t.ID, j.ID))
+	s.crash("async.submit")
 	stored, created, err := q.EnqueueJob(ctx, j)
 	if err != nil {
 		return nil, err
 	}
+	s.crash("async.queued")
 	if !created { // a concurrent submission of the same request won
 		return s.resubmitted(stored, req, w)
 	}
@@ -488,8 +494,10 @@ func (s *Service) RunAsync(ctx context.Context) error {
 		pump(ctx, cfg.Workers, cfg.Poll, s.log, "jobs",
 			func(n int) ([]*voxgate.Job, error) { return q.ClaimJobs(ctx, s.now().UTC(), cfg.JobLease, n) },
 			func(j *voxgate.Job) {
-				jctx, cancel := context.WithTimeout(work, cfg.JobLease)
+				jctx, cancel := context.WithTimeout(work, cfg.JobTimeout)
 				defer cancel()
+				stop := s.heartbeat(jctx, cancel, q, cfg, j)
+				defer stop()
 				s.runJob(jctx, q, cfg, j)
 			})
 	})
@@ -503,6 +511,38 @@ func (s *Service) RunAsync(ctx context.Context) error {
 	wg.Go(func() { s.sweepQueue(ctx, q, cfg) })
 	wg.Wait()
 	return nil
+}
+
+// heartbeat renews j's lease every third of cfg.JobLease until the
+// returned stop is called. When the claim is lost (the lease ran out before
+// a renewal got through and another worker has the job) it cancels the
+// job's context: the other worker's run stands.
+func (s *Service) heartbeat(ctx context.Context, cancel context.CancelFunc, q voxgate.Queue, cfg AsyncConfig, j *voxgate.Job) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(cfg.JobLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := q.ExtendJob(ctx, j.TenantID, j.ID, j.Claim, s.now().UTC().Add(cfg.JobLease))
+			switch {
+			case voxgate.ErrorCode(err) == voxgate.ECONFLICT:
+				s.log.WarnContext(ctx, "async job lease lost: abandoning the run", "tenant", j.TenantID, "job_id", j.ID)
+				cancel()
+				return
+			case err != nil && ctx.Err() == nil:
+				s.log.WarnContext(ctx, "renewing async job lease failed", "tenant", j.TenantID, "job_id", j.ID, "err", err)
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // pump claims up to n items at a time with claim and runs each with do in
@@ -612,11 +652,13 @@ func (s *Service) runJob(ctx context.Context, q voxgate.Queue, cfg AsyncConfig, 
 	now := s.now().UTC()
 	d := &voxgate.Delivery{ID: ids.UUID(), TenantID: j.TenantID, JobID: j.ID, Event: out.event, Payload: body,
 		AvailableAt: now, CreatedAt: now, WindowStart: now}
+	s.crash("job.processed")
 	if err := q.CompleteJob(bctx, j.TenantID, j.ID, j.Claim, d, now); err != nil {
 		// ECONFLICT: the lease ran out and another worker has the job.
 		log.WarnContext(ctx, "completing async job failed", "err", err)
 		return
 	}
+	s.crash("job.completed")
 	log.InfoContext(ctx, "async job done", "event", out.event, "delivery_id", d.ID)
 }
 
@@ -674,19 +716,31 @@ func (s *Service) processEnroll(ctx context.Context, q voxgate.Queue, a voxgate.
 		if perr != nil {
 			return outcome{}, perr
 		}
+		// The interrupted run may have died before remembering the device.
+		if err := s.addDevice(ctx, q, a, j); err != nil {
+			return outcome{}, err
+		}
 		ev := s.enrollmentEvent(j, ResultEnrolled, reasonAlreadyEnrolled)
 		ev.EnrollmentComplete, ev.Samples, ev.SpeechSeconds = p.Enrolled(), p.Samples, round2(p.SpeechSeconds)
 		ev.Progress = round2(min(1, p.SpeechSeconds/s.cfg.RequiredSpeech))
 		return outcome{EventEnrollmentCompleted, ev}, nil
 	}
-	if j.DeviceFingerprint != "" {
-		if err := q.AddDevice(ctx, a.TenantID, j.UserID, j.DeviceFingerprint, j.DeviceType, s.now().UTC()); err != nil {
-			return outcome{}, err
-		}
+	s.crash("job.enrolled")
+	if err := s.addDevice(ctx, q, a, j); err != nil {
+		return outcome{}, err
 	}
 	ev := s.enrollmentEvent(j, ResultEnrolled, "")
 	ev.EnrollmentComplete, ev.Progress, ev.Samples, ev.SpeechSeconds = res.Enrolled, res.Progress, res.Samples, res.SpeechSeconds
 	return outcome{EventEnrollmentCompleted, ev}, nil
+}
+
+// addDevice remembers the job's device as one the profile enrolled with
+// (idempotent: a re-run of the job adds nothing twice).
+func (s *Service) addDevice(ctx context.Context, q voxgate.Queue, a voxgate.Actor, j *voxgate.Job) error {
+	if j.DeviceFingerprint == "" {
+		return nil
+	}
+	return q.AddDevice(ctx, a.TenantID, j.UserID, j.DeviceFingerprint, j.DeviceType, s.now().UTC())
 }
 
 func (s *Service) processVerify(ctx context.Context, q voxgate.Queue, a voxgate.Actor, j *voxgate.Job, audioData []byte) (outcome, error) {

@@ -94,7 +94,7 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 	if m, err := s.replayMatch(ctx, a.TenantID, userID, fp); err != nil {
 		return nil, err
 	} else if m.Replay {
-		return nil, voxgate.Errorf(voxgate.ECONFLICT, "This recording (or a copy of it) is already enrolled: record a new sample")
+		return nil, errReplayedSample()
 	}
 	emb, err := s.embed(ctx, an)
 	if err != nil {
@@ -131,34 +131,73 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 		Weight: sampleWeight(an), ModelVersion: s.engine.Speaker.Version(), Quality: string(quality),
 		Embedding: s.sealVector(emb, sampleAD(a.TenantID, userID)),
 	}
-	p, err := s.store.AddSample(ctx, a.TenantID, smp, s.cfg.RequiredSpeech)
+	fpRec, err := s.newFingerprint(a.TenantID, userID, "enroll", fp)
 	if err != nil {
 		return nil, err
 	}
-	s.forgetCohort(a.TenantID)
-	if err := s.rebuildTemplate(ctx, a.TenantID, userID); err != nil {
-		return nil, err
+	// The sample, the template rebuilt with it, its replay fingerprint and
+	// the audit row are one Outcome: written together or not at all, so
+	// that a crash cannot leave an enrolled profile without a voiceprint
+	// or a sample whose recording could be enrolled again. The template's
+	// revision guards the sample set: a concurrent enrollment or adaptation
+	// makes the write conflict, and the step is redone on top of it
+	// (replay check included, so that the same recording sent twice at
+	// once is enrolled once).
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 { // a concurrent step may have enrolled this very recording
+			if m, err := s.replayMatch(ctx, a.TenantID, userID, fp); err != nil {
+				return nil, err
+			} else if m.Replay {
+				return nil, errReplayedSample()
+			}
+		}
+		vp, err := s.enrolledTemplate(ctx, a.TenantID, userID, smp)
+		if err != nil {
+			return nil, err
+		}
+		p, err := s.store.FindProfile(ctx, a.TenantID, userID)
+		if err != nil {
+			return nil, err
+		}
+		total := p.SpeechSeconds + smp.SpeechSeconds
+		res := &EnrollResult{
+			UserID: userID, Sample: report, Samples: p.Samples + 1, SpeechSeconds: round2(total),
+			RequiredSpeech: s.cfg.RequiredSpeech, Progress: round2(min(1, total/s.cfg.RequiredSpeech)),
+			Enrolled: p.Enrolled() || total >= s.cfg.RequiredSpeech, SampleID: smp.ID, Latency: time.Since(start), ModelName: smp.ModelVersion,
+			WatchlistMatch: watch, DuplicateVoice: dup, Insights: insights,
+		}
+		detail := map[string]any{"quality": report, "progress": res.Progress}
+		if watch != nil {
+			detail["watchlist_match"] = watch
+		}
+		if dup != nil {
+			detail["duplicate_voice"] = dup
+		}
+		at, err := s.attempt(a, userID, "enroll", "accepted", "", detail, res.Latency)
+		if err != nil {
+			return nil, err
+		}
+		s.crash("enroll.outcome")
+		p, err = s.store.RecordOutcome(ctx, a.TenantID, &voxgate.Outcome{
+			UserID: userID, Sample: smp, RequiredSpeech: s.cfg.RequiredSpeech, Voiceprint: vp,
+			Fingerprint: fpRec, FingerprintKeep: s.cfg.FingerprintKeep, Attempt: at,
+		})
+		if voxgate.ErrorCode(err) == voxgate.ECONFLICT && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.crash("enroll.done")
+		s.forgetCohort(a.TenantID)
+		res.Samples, res.SpeechSeconds, res.Enrolled = p.Samples, round2(p.SpeechSeconds), p.Enrolled()
+		res.Progress = round2(min(1, p.SpeechSeconds/s.cfg.RequiredSpeech))
+		return res, nil
 	}
-	if err := s.storeFingerprint(ctx, a.TenantID, userID, "enroll", fp); err != nil {
-		return nil, err
-	}
-	res := &EnrollResult{
-		UserID: userID, Sample: report, Samples: p.Samples, SpeechSeconds: round2(p.SpeechSeconds),
-		RequiredSpeech: s.cfg.RequiredSpeech, Progress: round2(min(1, p.SpeechSeconds/s.cfg.RequiredSpeech)),
-		Enrolled: p.Enrolled(), SampleID: smp.ID, Latency: time.Since(start), ModelName: smp.ModelVersion,
-		WatchlistMatch: watch, DuplicateVoice: dup, Insights: insights,
-	}
-	detail := map[string]any{"quality": report, "progress": res.Progress}
-	if watch != nil {
-		detail["watchlist_match"] = watch
-	}
-	if dup != nil {
-		detail["duplicate_voice"] = dup
-	}
-	if err := s.audit(ctx, a, userID, "enroll", "accepted", "", detail, res.Latency); err != nil {
-		return nil, err
-	}
-	return res, nil
+}
+
+func errReplayedSample() error {
+	return voxgate.Errorf(voxgate.ECONFLICT, "This recording (or a copy of it) is already enrolled: record a new sample")
 }
 
 // sampleWeight weighs a sample in the template by its net speech, with
@@ -168,13 +207,15 @@ func sampleWeight(an *engine.Analysis) float64 {
 	return an.SpeechSeconds * q
 }
 
-// rebuildTemplate recomputes the profile's voiceprint from all its samples.
+// enrolledTemplate returns the profile's voiceprint rebuilt from all its
+// samples plus smp, not yet stored, with the revision it replaces.
 // Adaptations are reset: a new enrollment sample is a new baseline.
-func (s *Service) rebuildTemplate(ctx context.Context, tenantID, userID string) error {
+func (s *Service) enrolledTemplate(ctx context.Context, tenantID, userID string, smp *voxgate.Sample) (*voxgate.Voiceprint, error) {
 	samples, err := s.store.ListSamples(ctx, tenantID, userID)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	samples = append(samples, smp)
 	var embs [][]float32
 	var weights []float64
 	var speech float64
@@ -185,46 +226,37 @@ func (s *Service) rebuildTemplate(ctx context.Context, tenantID, userID string) 
 		}
 		v, err := s.openVector(smp.Embedding, sampleAD(tenantID, userID))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		embs = append(embs, v)
 		weights = append(weights, smp.Weight)
 		speech += smp.SpeechSeconds
 	}
-	if len(embs) == 0 {
-		return nil
-	}
 	t := s.engine.Speaker.Enroll(embs, weights)
 	level, err := s.genuineLevel(ctx, tenantID, userID, embs, weights)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		vp, err := s.store.FindVoiceprint(ctx, tenantID, userID)
-		var rev int64
-		tmpl := &template{}
-		switch {
-		case err == nil:
-			rev = vp.Revision
-			if old, err := s.openTemplate(tenantID, vp); err == nil {
-				tmpl = old // keep score statistics
-			}
-		case voxgate.ErrorCode(err) != voxgate.ENOTFOUND:
-			return err
+	vp, err := s.store.FindVoiceprint(ctx, tenantID, userID)
+	var rev int64
+	tmpl := &template{}
+	switch {
+	case err == nil:
+		rev = vp.Revision
+		if old, err := s.openTemplate(tenantID, vp); err == nil {
+			tmpl = old // keep score statistics
 		}
-		tmpl.ModelVersion, tmpl.Current, tmpl.Enrolled = version, t.Vector, t.Vector
-		tmpl.Samples, tmpl.Speech, tmpl.Adaptations, tmpl.Previous = len(embs), speech, 0, nil
-		tmpl.GenuineLevel = level
-		blob, err := s.sealTemplate(tenantID, userID, tmpl)
-		if err != nil {
-			return err
-		}
-		err = s.store.PutVoiceprint(ctx, tenantID, &voxgate.Voiceprint{UserID: userID, ModelVersion: version, Template: blob, Revision: rev, UpdatedAt: s.now().UTC()})
-		if voxgate.ErrorCode(err) == voxgate.ECONFLICT && attempt < 5 {
-			continue // a concurrent enrollment or adaptation: redo on top of it
-		}
-		return err
+	case voxgate.ErrorCode(err) != voxgate.ENOTFOUND:
+		return nil, err
 	}
+	tmpl.ModelVersion, tmpl.Current, tmpl.Enrolled = version, t.Vector, t.Vector
+	tmpl.Samples, tmpl.Speech, tmpl.Adaptations, tmpl.Previous = len(embs), speech, 0, nil
+	tmpl.GenuineLevel = level
+	blob, err := s.sealTemplate(tenantID, userID, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	return &voxgate.Voiceprint{UserID: userID, ModelVersion: version, Template: blob, Revision: rev, UpdatedAt: s.now().UTC()}, nil
 }
 
 // genuineLevel is the lowest leave-one-out score of the enrollment samples:

@@ -38,15 +38,17 @@ func (s *Service) replayMatch(ctx context.Context, tenantID, userID string, fp r
 	return best, nil
 }
 
-func (s *Service) storeFingerprint(ctx context.Context, tenantID, userID, source string, fp replay.Fingerprint) error {
+// newFingerprint seals fp as a fingerprint record of the profile, for an
+// Outcome to store with the rest of the attempt.
+func (s *Service) newFingerprint(tenantID, userID, source string, fp replay.Fingerprint) (*voxgate.Fingerprint, error) {
 	b, err := fp.MarshalBinary()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.store.AddFingerprint(ctx, tenantID, &voxgate.Fingerprint{
+	return &voxgate.Fingerprint{
 		ID: ids.UUID(), UserID: userID, CreatedAt: s.now().UTC(), Source: source,
 		Data: s.sealer.Seal(b, fingerprintAD(tenantID, userID)),
-	}, s.cfg.FingerprintKeep)
+	}, nil
 }
 
 // rateLimit counts a biometric request against the key's per-minute and
@@ -82,12 +84,21 @@ func (s *Service) rateLimit(ctx context.Context, a voxgate.Actor, userID, kind s
 // audit records a decision in the audit log. A decision that cannot be
 // audited is not delivered: callers return the error.
 func (s *Service) audit(ctx context.Context, a voxgate.Actor, userID, kind, decision, reason string, detail any, latency time.Duration) error {
-	b, err := json.Marshal(detail)
+	at, err := s.attempt(a, userID, kind, decision, reason, detail, latency)
 	if err != nil {
 		return err
 	}
-	return s.store.RecordAttempt(ctx, a.TenantID, &voxgate.Attempt{
+	return s.store.RecordAttempt(ctx, a.TenantID, at)
+}
+
+// attempt builds an audit row, for audit or for an Outcome.
+func (s *Service) attempt(a voxgate.Actor, userID, kind, decision, reason string, detail any, latency time.Duration) (*voxgate.Attempt, error) {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return nil, err
+	}
+	return &voxgate.Attempt{
 		ID: ids.UUID(), UserID: userID, KeyID: a.KeyID, CreatedAt: s.now().UTC(), Kind: kind,
 		Decision: decision, Reason: reason, Detail: string(b), LatencyMs: float64(latency.Microseconds()) / 1000,
-	})
+	}, nil
 }

@@ -34,6 +34,8 @@ type Service struct {
 
 	cohorts   cohortCache  // each tenant's impostor cohort (cohort.go)
 	galleries galleryCache // each tenant's voiceprints for identification (gallery.go)
+	// crashHook is Options.Crash: nil outside crash tests.
+	crashHook func(point string)
 }
 
 // Options configure a Service. The zero value is usable for key and profile
@@ -50,6 +52,12 @@ type Options struct {
 	Tokens *voicetoken.Signer
 	// Config holds the policies; zero fields take DefaultConfig's values.
 	Config Config
+	// Crash, when set, is called at every named write point of enrollment,
+	// verification and the asynchronous API ("enroll.outcome" before the
+	// step's one transaction, "enroll.done" after it, ...; see the calls
+	// of crash). Crash tests set it to kill the process there; nil (the
+	// default) does nothing.
+	Crash func(point string)
 }
 
 // Config is the service's policy: gates, limits, learning, retention.
@@ -100,7 +108,7 @@ func DefaultConfig() Config {
 
 // New returns a Service over store.
 func New(store voxgate.Store, opt Options) *Service {
-	s := &Service{store: timing.WrapStore(store), log: opt.Logger, now: opt.Now, engine: opt.Engine, sealer: opt.Sealer, tokens: opt.Tokens, cfg: opt.Config}
+	s := &Service{store: timing.WrapStore(store), log: opt.Logger, now: opt.Now, engine: opt.Engine, sealer: opt.Sealer, tokens: opt.Tokens, cfg: opt.Config, crashHook: opt.Crash}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -130,6 +138,13 @@ func New(store voxgate.Store, opt Options) *Service {
 		s.cfg.FingerprintKeep = def.FingerprintKeep
 	}
 	return s
+}
+
+// crash calls the crash hook (Options.Crash) at a named write point.
+func (s *Service) crash(point string) {
+	if s.crashHook != nil {
+		s.crashHook(point)
+	}
 }
 
 // Config returns the service's effective configuration.

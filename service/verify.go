@@ -162,7 +162,8 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 		res.RetriesLeft = s.cfg.Limits.RetriesLeft(st)
 	}
 
-	ev, emb, err := s.evidence(ctx, a, req, an, tmpl, res)
+	s.crash("verify.reserved")
+	ev, emb, fp, err := s.evidence(ctx, a, req, an, tmpl, res)
 	if err != nil {
 		return nil, err
 	}
@@ -182,24 +183,40 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 			res.Decision.Decision, res.Reason = policy.Reject, ReasonWatchlistMatch
 		}
 	}
+	// The attempt's fingerprint (so that it cannot be replayed later), the
+	// cleared standing of an accept, the adapted template and the audit
+	// row are one Outcome: a crash keeps all of them or none.
+	o := &voxgate.Outcome{UserID: req.UserID, Fingerprint: fp, FingerprintKeep: s.cfg.FingerprintKeep}
+	learn := false
 	if res.Decision.Decision == policy.Accept {
 		if !s.cfg.DisableLimits {
-			if _, err := s.store.UpdateStanding(ctx, a.TenantID, req.UserID, func(st voxgate.Standing) (voxgate.Standing, error) {
-				return s.cfg.Limits.Succeeded(st), nil
-			}); err != nil {
-				return nil, err
-			}
+			o.Standing = s.cfg.Limits.Succeeded
 			res.RetriesLeft = s.cfg.Limits.FreeFailures
 		}
-		if !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) && ev.Voice.Score >= s.cfg.Learning.Bar(ev.Voice.High, tmpl.GenuineLevel) {
-			learned, err := s.learn(ctx, a.TenantID, req.UserID, emb, ev.Voice.Score)
-			if err != nil {
+		learn = !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) && ev.Voice.Score >= s.cfg.Learning.Bar(ev.Voice.High, tmpl.GenuineLevel)
+	}
+	for attempt := 0; ; attempt++ {
+		o.Voiceprint, res.Learned = nil, false
+		if learn && attempt < 5 { // past that, lost every race: skip this adaptation
+			if o.Voiceprint, res.Learned, err = s.adapted(ctx, a.TenantID, req.UserID, emb, ev.Voice.Score); err != nil {
 				return nil, err
 			}
-			res.Learned = learned
 		}
+		res.Latency = time.Since(start)
+		if o.Attempt, err = s.attempt(a, req.UserID, "verify", res.Decision.Decision, res.Reason, auditDetail(req, res), res.Latency); err != nil {
+			return nil, err
+		}
+		s.crash("verify.outcome")
+		_, err = s.store.RecordOutcome(ctx, a.TenantID, o)
+		if voxgate.ErrorCode(err) == voxgate.ECONFLICT && o.Voiceprint != nil {
+			continue // a concurrent adaptation or enrollment: adapt on top of it
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.crash("verify.done")
+		return res, nil
 	}
-	return s.finish(ctx, a, req, res, start, nil)
 }
 
 func phraseNotChecked(phrase string) string {
@@ -227,15 +244,17 @@ func (s *Service) gateStanding(st voxgate.Standing, res *VerifyResult) (*VerifyR
 }
 
 // evidence gathers every signal for the decision.
-func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyRequest, an *engine.Analysis, tmpl *template, res *VerifyResult) (policy.Evidence, []float32, error) {
+// It returns the probe's embedding and its replay fingerprint, which the
+// caller stores with the attempt.
+func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyRequest, an *engine.Analysis, tmpl *template, res *VerifyResult) (policy.Evidence, []float32, *voxgate.Fingerprint, error) {
 	ev := policy.Evidence{SpeechSeconds: an.SpeechSeconds, SNRdB: an.Quality.SNRdB}
 	emb, err := s.embed(ctx, an)
 	if err != nil {
-		return ev, nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
+		return ev, nil, nil, voxgate.Errorf(voxgate.ENOSPEECH, "No usable speech in the recording")
 	}
 	domain, err := s.cohort(ctx, a.TenantID)
 	if err != nil {
-		return ev, nil, err
+		return ev, nil, nil, err
 	}
 	sc := s.engine.ScoreIn(tmpl.Current, emb, domain, req.UserID)
 	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: s.engine.Calibration.Threshold, High: s.engine.Calibration.High, Confidence: sc.Confidence, Rival: sc.Rival}
@@ -248,10 +267,11 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 	fp := s.fingerprint(ctx, an)
 	m, err := s.replayMatch(ctx, a.TenantID, req.UserID, fp)
 	if err != nil {
-		return ev, nil, err
+		return ev, nil, nil, err
 	}
-	if err := s.storeFingerprint(ctx, a.TenantID, req.UserID, "verify", fp); err != nil {
-		return ev, nil, err
+	fpRec, err := s.newFingerprint(a.TenantID, req.UserID, "verify", fp)
+	if err != nil {
+		return ev, nil, nil, err
 	}
 	ev.Liveness.Replay, ev.Liveness.ReplaySimilarity = m.Replay, round4(m.Similarity)
 	res.Spoof = SpoofReport{Replay: m.Replay, ReplaySimilarity: round4(m.Similarity), Labels: []string{}}
@@ -261,7 +281,7 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 	if s.engine.Spoof != nil {
 		prob, thr, err := s.spoofScore(ctx, an)
 		if err != nil {
-			return ev, nil, err
+			return ev, nil, nil, err
 		}
 		ev.Liveness.SpoofChecked, ev.Liveness.SpoofProbability, ev.Liveness.SpoofThreshold = true, prob, thr
 		p := round4(prob)
@@ -275,11 +295,11 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 	}
 	if req.Phrase != "" {
 		if s.engine.Phrase == nil {
-			return ev, nil, voxgate.Errorf(voxgate.EUNAVAILABLE, "phrase checking is not available on this server")
+			return ev, nil, nil, voxgate.Errorf(voxgate.EUNAVAILABLE, "phrase checking is not available on this server")
 		}
 		pr, err := s.checkPhrase(ctx, an, req.Phrase)
 		if err != nil {
-			return ev, nil, err
+			return ev, nil, nil, err
 		}
 		// -Inf means the prompt could not be aligned at all; keep scores
 		// finite so that they can be stored and sent as JSON.
@@ -289,57 +309,61 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 		res.Thresholds.Phrase = &thr
 		ev.Phrase = &policy.Phrase{Score: pr.Score, Threshold: pr.Threshold, Confidence: pr.Confidence, Recognized: pr.Recognized}
 	}
-	return ev, emb, nil
+	return ev, emb, fpRec, nil
 }
 
-// learn adapts the template towards an accepted probe, within the drift
-// bound. It reports whether the template changed.
-func (s *Service) learn(ctx context.Context, tenantID, userID string, probe []float32, score float64) (bool, error) {
-	for attempt := 0; attempt < 5; attempt++ {
-		vp, err := s.store.FindVoiceprint(ctx, tenantID, userID)
-		if err != nil {
-			return false, err
-		}
-		t, err := s.openTemplate(tenantID, vp)
-		if err != nil {
-			return false, err
-		}
-		t.Accepted++
-		t.ScoreSum += score
-		t.ScoreSum2 += score * score
-		next := s.cfg.Learning.Update(t.Current, t.Enrolled, probe)
-		if next != nil {
-			t.Previous = append(t.Previous, t.Current)
-			if len(t.Previous) > keepPrevious {
-				t.Previous = t.Previous[len(t.Previous)-keepPrevious:]
-			}
-			t.Current = next
-			t.Adaptations++
-			t.History = append(t.History, update{At: s.now().UTC(), Score: round4(score), Drift: round4(float64(cosine(next, t.Enrolled)))})
-			if len(t.History) > keepHistory {
-				t.History = t.History[len(t.History)-keepHistory:]
-			}
-		}
-		blob, err := s.sealTemplate(tenantID, userID, t)
-		if err != nil {
-			return false, err
-		}
-		vp.Template, vp.UpdatedAt = blob, s.now().UTC()
-		err = s.store.PutVoiceprint(ctx, tenantID, vp)
-		if voxgate.ErrorCode(err) == voxgate.ECONFLICT {
-			continue
-		}
-		return next != nil && err == nil, err
+// adapted returns the profile's template moved towards an accepted probe,
+// within the drift bound, and its score statistics updated: not yet
+// stored, with the revision it replaces. It reports whether the template
+// itself changed.
+func (s *Service) adapted(ctx context.Context, tenantID, userID string, probe []float32, score float64) (*voxgate.Voiceprint, bool, error) {
+	vp, err := s.store.FindVoiceprint(ctx, tenantID, userID)
+	if err != nil {
+		return nil, false, err
 	}
-	return false, nil // lost every race: skip this adaptation
+	t, err := s.openTemplate(tenantID, vp)
+	if err != nil {
+		return nil, false, err
+	}
+	t.Accepted++
+	t.ScoreSum += score
+	t.ScoreSum2 += score * score
+	next := s.cfg.Learning.Update(t.Current, t.Enrolled, probe)
+	if next != nil {
+		t.Previous = append(t.Previous, t.Current)
+		if len(t.Previous) > keepPrevious {
+			t.Previous = t.Previous[len(t.Previous)-keepPrevious:]
+		}
+		t.Current = next
+		t.Adaptations++
+		t.History = append(t.History, update{At: s.now().UTC(), Score: round4(score), Drift: round4(float64(cosine(next, t.Enrolled)))})
+		if len(t.History) > keepHistory {
+			t.History = t.History[len(t.History)-keepHistory:]
+		}
+	}
+	blob, err := s.sealTemplate(tenantID, userID, t)
+	if err != nil {
+		return nil, false, err
+	}
+	vp.Template, vp.UpdatedAt = blob, s.now().UTC()
+	return vp, next != nil, nil
 }
 
-// finish records the attempt in the audit log and completes the result.
+// finish records the attempt in the audit log and completes the result:
+// the ending of a verification that stored nothing else.
 func (s *Service) finish(ctx context.Context, a voxgate.Actor, req VerifyRequest, res *VerifyResult, start time.Time, err error) (*VerifyResult, error) {
 	if err != nil {
 		return nil, err
 	}
 	res.Latency = time.Since(start)
+	if err := s.audit(ctx, a, req.UserID, "verify", res.Decision.Decision, res.Reason, auditDetail(req, res), res.Latency); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// auditDetail is what the audit log keeps of a verification.
+func auditDetail(req VerifyRequest, res *VerifyResult) map[string]any {
 	detail := map[string]any{
 		"signals": res.Signals, "confidence": res.Confidence, "calibration": res.Calibration,
 		"thresholds": res.Thresholds, "liveness": res.Spoof, "challenged": req.Challenged, "learned": res.Learned,
@@ -353,10 +377,7 @@ func (s *Service) finish(ctx context.Context, a voxgate.Actor, req VerifyRequest
 	if res.Phrase != nil {
 		detail["phrase"] = map[string]any{"score": round4(res.Phrase.Score), "recognized": res.Phrase.Recognized}
 	}
-	if err := s.audit(ctx, a, req.UserID, "verify", res.Decision.Decision, res.Reason, detail, res.Latency); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return detail
 }
 
 func finite(x float64) float64 {

@@ -115,3 +115,8 @@ func (t timedStore) RecordAttempt(ctx context.Context, tenantID string, a *voxga
 	defer Start(ctx, Store)()
 	return t.Store.RecordAttempt(ctx, tenantID, a)
 }
+
+func (t timedStore) RecordOutcome(ctx context.Context, tenantID string, o *voxgate.Outcome) (*voxgate.Profile, error) {
+	defer Start(ctx, Store)()
+	return t.Store.RecordOutcome(ctx, tenantID, o)
+}

@@ -17,20 +17,7 @@ func (s *DB) AddSample(ctx context.Context, tenantID string, smp *voxgate.Sample
 		return nil, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE profiles SET samples = samples + 1, speech_seconds = speech_seconds + ?,
-		enrolled_at = CASE WHEN enrolled_at IS NULL AND speech_seconds + ? >= ? THEN ? ELSE enrolled_at END
-		WHERE tenant_id = ? AND user_id = ?`,
-		smp.SpeechSeconds, smp.SpeechSeconds, requiredSpeech, millis(smp.CreatedAt), tenantID, smp.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must be created with /create-profile before enrollment")
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO enrollment_samples
-		(id, tenant_id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		smp.ID, tenantID, smp.UserID, millis(smp.CreatedAt), smp.SpeechSeconds, smp.Weight, smp.ModelVersion, smp.Quality, smp.Embedding); err != nil {
+	if err := addSample(ctx, tx, tenantID, smp, requiredSpeech); err != nil {
 		return nil, err
 	}
 	p, err := scanProfile(tenantID, tx.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE tenant_id = ? AND user_id = ?`, tenantID, smp.UserID))
@@ -38,6 +25,25 @@ func (s *DB) AddSample(ctx context.Context, tenantID string, smp *voxgate.Sample
 		return nil, err
 	}
 	return p, tx.Commit()
+}
+
+// addSample inserts smp and updates its profile's counters within tx.
+func addSample(ctx context.Context, tx *sql.Tx, tenantID string, smp *voxgate.Sample, requiredSpeech float64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE profiles SET samples = samples + 1, speech_seconds = speech_seconds + ?,
+		enrolled_at = CASE WHEN enrolled_at IS NULL AND speech_seconds + ? >= ? THEN ? ELSE enrolled_at END
+		WHERE tenant_id = ? AND user_id = ?`,
+		smp.SpeechSeconds, smp.SpeechSeconds, requiredSpeech, millis(smp.CreatedAt), tenantID, smp.UserID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must be created with /create-profile before enrollment")
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO enrollment_samples
+		(id, tenant_id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		smp.ID, tenantID, smp.UserID, millis(smp.CreatedAt), smp.SpeechSeconds, smp.Weight, smp.ModelVersion, smp.Quality, smp.Embedding)
+	return err
 }
 
 // ListSamples implements voxgate.Store.
@@ -73,13 +79,34 @@ func (s *DB) PutVoiceprint(ctx context.Context, tenantID string, vp *voxgate.Voi
 		return err
 	}
 	defer tx.Rollback()
+	if err := profileExists(ctx, tx, tenantID, vp.UserID); err != nil {
+		return err
+	}
+	if err := putVoiceprint(ctx, tx, tenantID, vp); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	vp.Revision++
+	return nil
+}
+
+// profileExists returns EPROFILENOTFOUND unless the tenant has the profile.
+func profileExists(ctx context.Context, q queryRower, tenantID, userID string) error {
 	var exists int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM profiles WHERE tenant_id = ? AND user_id = ?`, tenantID, vp.UserID).Scan(&exists); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM profiles WHERE tenant_id = ? AND user_id = ?`, tenantID, userID).Scan(&exists); err != nil {
 		return err
 	}
 	if exists == 0 {
 		return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
 	}
+	return nil
+}
+
+// putVoiceprint writes vp within tx if its revision still holds; the
+// caller bumps vp.Revision once tx commits.
+func putVoiceprint(ctx context.Context, tx *sql.Tx, tenantID string, vp *voxgate.Voiceprint) error {
 	next := vp.Revision + 1
 	seq, err := bumpGallery(ctx, tx, tenantID)
 	if err != nil {
@@ -101,10 +128,6 @@ func (s *DB) PutVoiceprint(ctx context.Context, tenantID string, vp *voxgate.Voi
 	if n, _ := res.RowsAffected(); n == 0 {
 		return voxgate.Errorf(voxgate.ECONFLICT, "voiceprint changed concurrently")
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	vp.Revision = next
 	return nil
 }
 
@@ -131,6 +154,15 @@ func (s *DB) AddFingerprint(ctx context.Context, tenantID string, f *voxgate.Fin
 		return err
 	}
 	defer tx.Rollback()
+	if err := addFingerprint(ctx, tx, tenantID, f, keep); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// addFingerprint inserts f within tx and prunes the profile's oldest
+// fingerprints beyond keep.
+func addFingerprint(ctx context.Context, tx *sql.Tx, tenantID string, f *voxgate.Fingerprint, keep int) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO fingerprints (id, tenant_id, user_id, created_at, source, data) VALUES (?, ?, ?, ?, ?, ?)`,
 		f.ID, tenantID, f.UserID, millis(f.CreatedAt), f.Source, f.Data); err != nil {
 		if isForeignKey(err) {
@@ -145,7 +177,7 @@ func (s *DB) AddFingerprint(ctx context.Context, tenantID string, f *voxgate.Fin
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 func isForeignKey(err error) bool {
@@ -169,10 +201,71 @@ func (s *DB) ListFingerprints(ctx context.Context, tenantID, userID string, limi
 
 // RecordAttempt implements voxgate.Store.
 func (s *DB) RecordAttempt(ctx context.Context, tenantID string, a *voxgate.Attempt) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO attempts (id, tenant_id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms)
+	return recordAttempt(ctx, s.db, tenantID, a)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func recordAttempt(ctx context.Context, db execer, tenantID string, a *voxgate.Attempt) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO attempts (id, tenant_id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, tenantID, a.UserID, a.KeyID, millis(a.CreatedAt), a.Kind, a.Decision, a.Reason, a.Detail, a.LatencyMs)
 	return err
+}
+
+// RecordOutcome implements voxgate.Store: every write in one immediate
+// transaction.
+func (s *DB) RecordOutcome(ctx context.Context, tenantID string, o *voxgate.Outcome) (*voxgate.Profile, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if err := profileExists(ctx, tx, tenantID, o.UserID); err != nil {
+		return nil, err
+	}
+	if o.Sample != nil {
+		if err := addSample(ctx, tx, tenantID, o.Sample, o.RequiredSpeech); err != nil {
+			return nil, err
+		}
+	}
+	if o.Voiceprint != nil {
+		if err := putVoiceprint(ctx, tx, tenantID, o.Voiceprint); err != nil {
+			return nil, err
+		}
+	}
+	if o.Fingerprint != nil {
+		if err := addFingerprint(ctx, tx, tenantID, o.Fingerprint, o.FingerprintKeep); err != nil {
+			return nil, err
+		}
+	}
+	if o.Standing != nil {
+		cur, err := readStanding(ctx, tx, tenantID, o.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.writeStanding(ctx, tx, tenantID, o.UserID, o.Standing(cur)); err != nil {
+			return nil, err
+		}
+	}
+	if o.Attempt != nil {
+		if err := recordAttempt(ctx, tx, tenantID, o.Attempt); err != nil {
+			return nil, err
+		}
+	}
+	p, err := scanProfile(tenantID, tx.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE tenant_id = ? AND user_id = ?`, tenantID, o.UserID))
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	if o.Voiceprint != nil {
+		o.Voiceprint.Revision++
+	}
+	return p, nil
 }
 
 // attemptColumns are read by scanAttempt; usage reports read attempts

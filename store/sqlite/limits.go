@@ -33,18 +33,24 @@ func (s *DB) UpdateStanding(ctx context.Context, tenantID, userID string, fn fun
 	if err != nil {
 		return voxgate.Standing{}, err
 	}
+	if err := s.writeStanding(ctx, tx, tenantID, userID, next); err != nil {
+		return voxgate.Standing{}, err
+	}
+	return next, tx.Commit()
+}
+
+// writeStanding stores the profile's standing within tx.
+func (s *DB) writeStanding(ctx context.Context, tx *sql.Tx, tenantID, userID string, next voxgate.Standing) error {
 	locked := 0
 	if next.Locked {
 		locked = 1
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO standings (tenant_id, user_id, failures, cooldown_until, locked, updated_at)
+	_, err := tx.ExecContext(ctx, `INSERT INTO standings (tenant_id, user_id, failures, cooldown_until, locked, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, user_id) DO UPDATE SET failures = excluded.failures,
 			cooldown_until = excluded.cooldown_until, locked = excluded.locked, updated_at = excluded.updated_at`,
-		tenantID, userID, next.Failures, next.CooldownUntil.UnixMilli(), locked, s.now().UnixMilli()); err != nil {
-		return voxgate.Standing{}, err
-	}
-	return next, tx.Commit()
+		tenantID, userID, next.Failures, next.CooldownUntil.UnixMilli(), locked, s.now().UnixMilli())
+	return err
 }
 
 type queryRower interface {

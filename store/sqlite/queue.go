@@ -148,6 +148,16 @@ func lostClaim(res sql.Result) error {
 	return nil
 }
 
+// ExtendJob implements voxgate.Queue.
+func (s *DB) ExtendJob(ctx context.Context, tenantID, jobID, claim string, until time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE async_jobs SET available_at = ?
+		WHERE tenant_id = ? AND id = ? AND claim = ? AND status = 'running'`, millis(until), tenantID, jobID, claim)
+	if err != nil {
+		return err
+	}
+	return lostClaim(res)
+}
+
 // RetryJob implements voxgate.Queue.
 func (s *DB) RetryJob(ctx context.Context, tenantID, jobID, claim string, at time.Time, refund bool) error {
 	refunded := 0

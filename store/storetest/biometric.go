@@ -18,6 +18,7 @@ func runBiometric(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	t.Run("FingerprintsKeepNewest", func(t *testing.T) { testFingerprints(t, open(t)) })
 	t.Run("DeleteRemovesBiometricsKeepsAudit", func(t *testing.T) { testDeleteBiometrics(t, open(t)) })
 	t.Run("KeyAttemptsForUsage", func(t *testing.T) { testKeyAttempts(t, open(t)) })
+	t.Run("OutcomeIsAllOrNothing", func(t *testing.T) { testOutcome(t, open(t)) })
 }
 
 func sample(user string, speech float64, at time.Time) *voxgate.Sample {
@@ -186,5 +187,68 @@ func testKeyAttempts(t *testing.T, s voxgate.Store) {
 	}
 	if got, _ := s.KeyAttempts(ctx, b.ID, "k1", now.Add(-time.Hour), 10); len(got) != 0 {
 		t.Fatal("tenant b sees tenant a's attempts")
+	}
+}
+
+// testOutcome checks that RecordOutcome writes sample, voiceprint,
+// fingerprint, standing and audit row together, and none of them when the
+// voiceprint's revision is stale or the profile is gone.
+func testOutcome(t *testing.T, s voxgate.Store) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	outcome := func(rev int64, speech float64) *voxgate.Outcome {
+		return &voxgate.Outcome{
+			UserID: "alice", Sample: sample("alice", speech, now), RequiredSpeech: 10,
+			Voiceprint:  &voxgate.Voiceprint{UserID: "alice", ModelVersion: "m1", Template: []byte(fmt.Sprint("t", rev)), Revision: rev, UpdatedAt: now},
+			Fingerprint: &voxgate.Fingerprint{ID: ids.UUID(), UserID: "alice", CreatedAt: now, Source: "enroll", Data: []byte("fp")}, FingerprintKeep: 10,
+			Standing: func(st voxgate.Standing) voxgate.Standing { st.Failures++; return st },
+			Attempt:  &voxgate.Attempt{ID: ids.UUID(), UserID: "alice", KeyID: "k", CreatedAt: now, Kind: "enroll", Decision: "accepted", Detail: "{}"},
+		}
+	}
+	counts := func() (samples, fps, attempts, failures int, rev int64) {
+		t.Helper()
+		l, err := s.ListSamples(ctx, a.ID, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := s.ListFingerprints(ctx, a.ID, "alice", 100)
+		at, _ := s.ListAttempts(ctx, a.ID, "alice", 100)
+		st, _ := s.FindStanding(ctx, a.ID, "alice")
+		if vp, err := s.FindVoiceprint(ctx, a.ID, "alice"); err == nil {
+			rev = vp.Revision
+		}
+		return len(l), len(f), len(at), st.Failures, rev
+	}
+	if _, err := s.RecordOutcome(ctx, a.ID, outcome(0, 6)); voxgate.ErrorCode(err) != voxgate.EPROFILENOTFOUND {
+		t.Fatalf("outcome for a missing profile: %v", err)
+	}
+	s.CreateProfile(ctx, a.ID, "alice", now)
+	o := outcome(0, 6)
+	p, err := s.RecordOutcome(ctx, a.ID, o)
+	if err != nil || p.Samples != 1 || p.Enrolled() || o.Voiceprint.Revision != 1 {
+		t.Fatalf("first outcome: %+v rev %d %v", p, o.Voiceprint.Revision, err)
+	}
+	if n, f, at, fail, rev := counts(); n != 1 || f != 1 || at != 1 || fail != 1 || rev != 1 {
+		t.Fatalf("after one outcome: samples %d fingerprints %d attempts %d failures %d revision %d", n, f, at, fail, rev)
+	}
+	// A stale revision writes nothing at all.
+	if _, err := s.RecordOutcome(ctx, a.ID, outcome(0, 6)); voxgate.ErrorCode(err) != voxgate.ECONFLICT {
+		t.Fatalf("stale outcome: %v", err)
+	}
+	if n, f, at, fail, rev := counts(); n != 1 || f != 1 || at != 1 || fail != 1 || rev != 1 {
+		t.Fatalf("a stale outcome wrote: samples %d fingerprints %d attempts %d failures %d revision %d", n, f, at, fail, rev)
+	}
+	p, err = s.RecordOutcome(ctx, a.ID, outcome(1, 5))
+	if err != nil || p.Samples != 2 || !p.Enrolled() {
+		t.Fatalf("second outcome: %+v %v", p, err)
+	}
+	// An audit row alone (a verification without learning).
+	if _, err := s.RecordOutcome(ctx, a.ID, &voxgate.Outcome{UserID: "alice",
+		Attempt: &voxgate.Attempt{ID: ids.UUID(), UserID: "alice", KeyID: "k", CreatedAt: now, Kind: "verify", Decision: "reject", Detail: "{}"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, f, at, fail, rev := counts(); n != 2 || f != 2 || at != 3 || fail != 2 || rev != 2 {
+		t.Fatalf("after three outcomes: samples %d fingerprints %d attempts %d failures %d revision %d", n, f, at, fail, rev)
 	}
 }

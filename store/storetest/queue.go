@@ -26,6 +26,7 @@ func runQueue(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	run("SameRequestUUIDIsOneJob", testEnqueueIdempotent)
 	run("ConcurrentClaimsNeverShareAJob", testConcurrentClaims)
 	run("ExpiredLeaseIsReclaimedAndStaleHolderLoses", testLease)
+	run("HeartbeatExtendsOnlyTheHoldersLease", testExtendJob)
 	run("CompleteJobDropsAudioAndQueuesDelivery", testComplete)
 	run("DeliveriesRetryDieAndRedeliver", testDeliveries)
 	run("SweepQueueDropsFinishedRows", testSweepQueue)
@@ -208,6 +209,33 @@ func testLease(t *testing.T, s voxgate.Store, q voxgate.Queue) {
 	if j, _ := q.FindJob(ctx, a.ID, "req-1"); j.Attempts != 2 {
 		t.Fatalf("attempts after a refunded retry = %d, want 2", j.Attempts)
 	}
+}
+
+func testExtendJob(t *testing.T, s voxgate.Store, q voxgate.Queue) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	now := ms(time.Now())
+	q.EnqueueJob(ctx, newJob(a.ID, "req-1", "alice", now))
+	first, err := q.ClaimJobs(ctx, now, 10*time.Second, 10)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("claim: %v %v", first, err)
+	}
+	// The holder's heartbeat keeps the job past its first lease.
+	if err := q.ExtendJob(ctx, a.ID, first[0].ID, first[0].Claim, now.Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := q.ClaimJobs(ctx, now.Add(20*time.Second), 10*time.Second, 10); len(got) != 0 {
+		t.Fatal("a job whose lease was extended was claimed by another")
+	}
+	second, _ := q.ClaimJobs(ctx, now.Add(31*time.Second), 10*time.Second, 10)
+	if len(second) != 1 {
+		t.Fatal("a job whose heartbeat stopped was not claimed again")
+	}
+	// The first holder's heartbeat no longer holds it; another tenant's
+	// never did.
+	wantCode(t, q.ExtendJob(ctx, a.ID, first[0].ID, first[0].Claim, now.Add(time.Minute)), voxgate.ECONFLICT)
+	b := MustTenant(t, s, "b")
+	wantCode(t, q.ExtendJob(ctx, b.ID, second[0].ID, second[0].Claim, now.Add(time.Minute)), voxgate.ECONFLICT)
 }
 
 func testComplete(t *testing.T, s voxgate.Store, q voxgate.Queue) {
