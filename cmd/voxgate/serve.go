@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"voxgate/httpapi"
@@ -38,6 +39,8 @@ type config struct {
 	// webhookOverlap is how long a replaced webhook secret keeps signing
 	// when the tenant does not say.
 	webhookOverlap time.Duration
+	// jobLease is how long an async job stays claimed without a heartbeat.
+	jobLease time.Duration
 	// jwt verifies the tokens of the /uflow admin and end-user routes.
 	jwt jwtConfig
 	// serverTiming sends per-stage durations in a Server-Timing header
@@ -61,6 +64,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.webhookTimeout, "webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take")
 	fs.BoolVar(&cfg.serverTiming, "server-timing", false, "send each response's stage durations (decode, vad, embed, liveness, ...) in a Server-Timing header, for load tests such as `voxgate bench`")
 	fs.DurationVar(&cfg.webhookOverlap, "webhook-secret-overlap", 24*time.Hour, "how long a replaced webhook secret keeps signing beside the new one, unless the tenant sets secret_overlap_seconds")
+	fs.DurationVar(&cfg.jobLease, "job-lease", 30*time.Second, "how long an async job stays claimed by a node that stopped renewing it (a dead node's jobs resume after this)")
 	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
@@ -136,7 +140,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.Async.Timeout = cfg.webhookTimeout
 	scfg.Async.SecretOverlap = cfg.webhookOverlap
 	scfg.Async.ShutdownGrace = cfg.shutdownGrace
-	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg})
+	scfg.Async.JobLease = cfg.jobLease
+	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg, Crash: crashHook(log)})
 	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming})
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -175,6 +180,26 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	<-asyncDone // jobs and webhook deliveries in flight finish (or are left to their leases)
 	log.Info("stopped")
 	return nil
+}
+
+// crashHook returns the crash tests' hook: with VOXGATE_CRASH_AT naming a
+// write point of the service ("enroll.outcome", "verify.done", ...; see
+// service.Options.Crash), the process kills itself with SIGKILL the first
+// time it reaches that point, as a power cut would. Unset (always, outside
+// those tests), it returns nil and the service never calls it.
+func crashHook(log *slog.Logger) func(point string) {
+	at := os.Getenv("VOXGATE_CRASH_AT")
+	if at == "" {
+		return nil
+	}
+	log.Warn("crash test: this process will kill itself at a write point", "point", at)
+	return func(point string) {
+		if point == at {
+			log.Warn("crash test: killing the process", "point", point)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+	}
 }
 
 // loadSealer returns the voiceprint sealer: keys from VOXGATE_VOICEPRINT_KEY
