@@ -165,7 +165,7 @@ func (d *Decoder) Decode(ctx context.Context, data []byte) (*Clip, error) {
 	)
 	switch format {
 	case WAV:
-		p, err = decodeWAV(data, lim)
+		p, err = decodeWAV16k(data, lim)
 	case FLAC:
 		p, err = decodeFLAC(ctx, data, lim)
 	case MP3:

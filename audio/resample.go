@@ -97,40 +97,70 @@ func (r *Resampler) OutputLen(n int) int {
 
 // Resample converts x (mono, r's input rate) to r's output rate.
 func (r *Resampler) Resample(x []float32) []float32 {
-	out := make([]float32, r.OutputLen(len(x)))
+	return r.ResampleFunc(len(x), func(dst []float32, start int) { copy(dst, x[start:]) })
+}
+
+// resampleBlock is how many output samples ResampleFunc computes from one
+// block of input.
+const resampleBlock = 4096
+
+// ResampleFunc converts n input samples to r's output rate, reading them a
+// block at a time: read(dst, start) must fill dst with input samples
+// start .. start+len(dst)-1. The input need never be held whole (the WAV
+// decoder mixes each block straight from the file's bytes), so a long
+// high-rate recording costs its output and one block, not a float copy of
+// its source. The output equals Resample's exactly.
+func (r *Resampler) ResampleFunc(n int, read func(dst []float32, start int)) []float32 {
+	out := make([]float32, r.OutputLen(n))
 	if r.l == r.m {
-		copy(out, x)
-		return out
-	}
-	if len(x) == 0 {
-		return out
-	}
-	// Zero-pad so every output reads a full window without bounds checks:
-	// output k reads xp[n+1 : n+1+taps] where n = floor(k*m/l) <= len(x)-1.
-	hTaps := r.taps / 2
-	xp := make([]float32, hTaps+len(x)+r.taps+1)
-	copy(xp[hTaps:], x)
-	l, m := int64(r.l), int64(r.m)
-	for k := range out {
-		num := int64(k) * m
-		n := int(num / l)
-		p := num % l
-		win := xp[n+1 : n+1+r.taps]
-		if !r.interp {
-			c := r.coef[int(p)*r.taps : (int(p)+1)*r.taps]
-			out[k] = vek32.Dot(c, win) // AVX2 when the CPU has it
-			continue
+		for start := 0; start < n; start += resampleBlock {
+			read(out[start:min(n, start+resampleBlock)], start)
 		}
-		// Interpolating the coefficients linearly between the two
-		// neighbouring rows equals blending the two rows' outputs.
-		pos := float64(p) * float64(r.phases) / float64(l)
-		i := int(pos)
-		w := float32(pos - float64(i))
-		a := vek32.Dot(r.coef[i*r.taps:(i+1)*r.taps], win)
-		b := vek32.Dot(r.coef[(i+1)*r.taps:(i+2)*r.taps], win)
-		out[k] = a + w*(b-a)
+		return out
+	}
+	if n == 0 {
+		return out
+	}
+	// Output k reads the input window x[i-hTaps+1 : i-hTaps+1+taps], i =
+	// floor(k*m/l), with zeros outside 0..n-1.
+	hTaps := r.taps / 2
+	l, m := int64(r.l), int64(r.m)
+	var buf []float32
+	for k0 := 0; k0 < len(out); k0 += resampleBlock {
+		k1 := min(len(out), k0+resampleBlock)
+		lo := int(int64(k0)*m/l) + 1 - hTaps
+		hi := int(int64(k1-1)*m/l) + 1 - hTaps + r.taps
+		if cap(buf) < hi-lo {
+			buf = make([]float32, hi-lo)
+		}
+		buf = buf[:hi-lo]
+		clear(buf)
+		if a, b := max(lo, 0), min(hi, n); a < b {
+			read(buf[a-lo:b-lo], a)
+		}
+		for k := k0; k < k1; k++ {
+			num := int64(k) * m
+			i := int(num/l) + 1 - hTaps - lo
+			out[k] = r.at(buf[i:i+r.taps], num%l)
+		}
 	}
 	return out
+}
+
+// at is one output sample from its input window and phase p (0..l-1).
+func (r *Resampler) at(win []float32, p int64) float32 {
+	if !r.interp {
+		c := r.coef[int(p)*r.taps : (int(p)+1)*r.taps]
+		return vek32.Dot(c, win) // AVX2 when the CPU has it
+	}
+	// Interpolating the coefficients linearly between the two
+	// neighbouring rows equals blending the two rows' outputs.
+	pos := float64(p) * float64(r.phases) / float64(r.l)
+	i := int(pos)
+	w := float32(pos - float64(i))
+	a := vek32.Dot(r.coef[i*r.taps:(i+1)*r.taps], win)
+	b := vek32.Dot(r.coef[(i+1)*r.taps:(i+2)*r.taps], win)
+	return a + w*(b-a)
 }
 
 // sinc is the normalised sinc, sin(pi x)/(pi x).

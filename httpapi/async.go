@@ -132,6 +132,11 @@ type asyncRequest struct {
 func (s *Server) asyncSubmit(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req asyncRequest
+		// The body, its decoded audio and the sealed copy are held at once.
+		if err := s.admitAudio(r, maxAsyncBody, 3); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		if err := decodeJSON(w, r, maxAsyncBody, &req); err != nil {
 			writeError(w, r, err)
 			return

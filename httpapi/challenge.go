@@ -65,7 +65,7 @@ func (s *Server) startAuth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) verifyVoice(w http.ResponseWriter, r *http.Request) {
-	f, err := readForm(w, r, "audio")
+	f, err := s.readForm(w, r, "audio")
 	if err != nil {
 		writeError(w, r, err)
 		return

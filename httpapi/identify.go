@@ -85,7 +85,7 @@ func identifyJSON(res *service.IdentifyResult) identifyResponse {
 }
 
 func (s *Server) identify(w http.ResponseWriter, r *http.Request) {
-	f, err := readForm(w, r, "audio")
+	f, err := s.readForm(w, r, "audio")
 	if err != nil {
 		writeError(w, r, err)
 		return

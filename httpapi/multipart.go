@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -30,10 +31,15 @@ type form struct {
 // readForm streams a multipart/form-data body, keeping the text fields and
 // the first part named one of fileFields, all bounded in size. Nothing
 // touches the disk.
-func readForm(w http.ResponseWriter, r *http.Request, fileFields ...string) (*form, error) {
+// The request is first admitted against the node's audio budget (503 with
+// Retry-After when it stays spent), before any of the body is read.
+func (s *Server) readForm(w http.ResponseWriter, r *http.Request, fileFields ...string) (*form, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, voxgate.Errorf(voxgate.EINVALID, "Content-Type must be multipart/form-data with the audio as a file field")
+	}
+	if err := s.admitAudio(r, maxAudioBody, 1); err != nil {
+		return nil, err
 	}
 	body := http.MaxBytesReader(w, r.Body, maxAudioBody)
 	mr := multipart.NewReader(body, params["boundary"])
@@ -53,10 +59,14 @@ func readForm(w http.ResponseWriter, r *http.Request, fileFields ...string) (*fo
 		}
 		switch {
 		case isFile && f.file == nil:
-			b, err := io.ReadAll(io.LimitReader(part, audio.DefaultMaxBytes+1))
-			if err != nil {
+			// Sized from the declared length, so that the buffer is not
+			// regrown (and copied) on the way to 25 MB.
+			var buf bytes.Buffer
+			buf.Grow(int(min(max(r.ContentLength, 0), audio.DefaultMaxBytes+1)))
+			if _, err := buf.ReadFrom(io.LimitReader(part, audio.DefaultMaxBytes+1)); err != nil {
 				return nil, bodyError(err, "could not read the audio part")
 			}
+			b := buf.Bytes()
 			if len(b) > audio.DefaultMaxBytes {
 				return nil, voxgate.Errorf(voxgate.EPAYLOADTOOLARGE, "audio file larger than %d MB", audio.DefaultMaxBytes>>20)
 			}
@@ -95,4 +105,21 @@ func bodyError(err error, msg string) error {
 		return voxgate.Errorf(voxgate.EPAYLOADTOOLARGE, "request body larger than %d MB", mbe.Limit>>20)
 	}
 	return voxgate.Errorf(voxgate.EINVALID, "%s", msg)
+}
+
+// admitAudio reserves the node's audio budget for the request's body
+// (its declared length, or limit when it declares none) times factor (the
+// copies the route makes of it), until the request ends.
+func (s *Server) admitAudio(r *http.Request, limit, factor int64) error {
+	size := limit
+	if r.ContentLength >= 0 {
+		size = min(r.ContentLength, limit)
+	}
+	release, err := s.svc.AdmitAudio(r.Context(), size*factor)
+	if err != nil {
+		return err
+	}
+	rc := reqContext(r.Context())
+	rc.cleanup = append(rc.cleanup, release)
+	return nil
 }

@@ -94,6 +94,8 @@ type reqInfo struct {
 	actor   voxgate.Actor
 	authed  bool
 	started time.Time
+	// cleanup runs when the handler has returned (budget releases).
+	cleanup []func()
 }
 
 type ctxKey struct{}
@@ -153,6 +155,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				if sw.status == 0 {
 					writeError(sw, r, voxgate.Errorf(voxgate.EINTERNAL, "Internal error."))
 				}
+			}
+			for _, f := range rc.cleanup {
+				f()
 			}
 			s.logRequest(ctx, r, rc, sw)
 		}()

@@ -62,7 +62,7 @@ func (s *Server) registerVerify() {
 }
 
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
-	f, err := readForm(w, r, "audio")
+	f, err := s.readForm(w, r, "audio")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -100,7 +100,7 @@ func enrollJSON(res *service.EnrollResult) enrollResponse {
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	f, err := readForm(w, r, "audio")
+	f, err := s.readForm(w, r, "audio")
 	if err != nil {
 		writeError(w, r, err)
 		return

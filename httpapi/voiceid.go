@@ -37,7 +37,7 @@ func (s *Server) registerVoiceID() {
 }
 
 func (s *Server) voiceidEnroll(w http.ResponseWriter, r *http.Request) {
-	f, err := readForm(w, r, "audio_file")
+	f, err := s.readForm(w, r, "audio_file")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -54,7 +54,7 @@ func (s *Server) voiceidEnroll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) voiceidVerify(w http.ResponseWriter, r *http.Request) {
-	f, err := readForm(w, r, "audio_file")
+	f, err := s.readForm(w, r, "audio_file")
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -625,11 +625,12 @@ func (s *Service) runJob(ctx context.Context, q voxgate.Queue, cfg AsyncConfig, 
 	if err != nil {
 		var retryAt time.Time
 		var e *voxgate.Error
-		deferred := errors.As(err, &e) && e.Code == voxgate.ERATELIMITED
+		// A rate limit or a node at capacity defers the job: not a failure.
+		deferred := errors.As(err, &e) && (e.Code == voxgate.ERATELIMITED || e.Code == voxgate.EUNAVAILABLE && e.RetryAfter > 0)
 		switch {
 		case deferred:
 			retryAt = s.now().Add(max(e.RetryAfter, time.Second))
-			log.InfoContext(ctx, "async job deferred by the key's rate limit", "retry_at", retryAt)
+			log.InfoContext(ctx, "async job deferred by a rate limit or the node's capacity", "retry_at", retryAt, "scope", e.Scope)
 		case j.Attempts < cfg.MaxJobAttempts:
 			retryAt = s.now().Add(max(jobBackoff.Delay(j.Attempts, rand.Int64N), time.Second))
 			log.WarnContext(ctx, "async job failed; will retry", "err", err, "retry_at", retryAt)

@@ -80,6 +80,11 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 	if err := s.rateLimit(ctx, a, userID, "enroll"); err != nil {
 		return nil, err
 	}
+	release, err := s.analysis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	an, err := s.engine.Analyze(ctx, audio)
 	if err != nil {
 		return nil, err

@@ -119,6 +119,11 @@ func (s *Service) Identify(ctx context.Context, a voxgate.Actor, req IdentifyReq
 	if err := s.rateLimit(ctx, a, "", "identify"); err != nil {
 		return nil, err
 	}
+	release, err := s.analysis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	res := &IdentifyResult{FPIR: s.fpir(), Group: req.Group, Candidates: []IdentifyCandidate{}, Spoof: SpoofReport{Labels: []string{}}}
 	an, err := s.engine.Analyze(ctx, req.Audio)
 	if err != nil {

@@ -34,6 +34,7 @@ type Service struct {
 
 	cohorts   cohortCache  // each tenant's impostor cohort (cohort.go)
 	galleries galleryCache // each tenant's voiceprints for identification (gallery.go)
+	admit     admission    // audio memory and engine slots (admission.go)
 	// crashHook is Options.Crash: nil outside crash tests.
 	crashHook func(point string)
 }
@@ -89,6 +90,8 @@ type Config struct {
 	IdentifyFPIR float64
 	// Async configures the asynchronous API and its webhooks (async.go).
 	Async AsyncConfig
+	// Budget bounds the audio work in flight on this node (admission.go).
+	Budget BudgetConfig
 }
 
 // DefaultConfig returns the shipped policies.
@@ -137,6 +140,7 @@ func New(store voxgate.Store, opt Options) *Service {
 	if s.cfg.FingerprintKeep == 0 {
 		s.cfg.FingerprintKeep = def.FingerprintKeep
 	}
+	s.admit = newAdmission(s.cfg.Budget)
 	return s
 }
 

@@ -123,6 +123,11 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 		}
 	}
 
+	release, err := s.analysis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	an, err := s.engine.Analyze(ctx, req.Audio)
 	if err != nil {
 		return nil, err

@@ -33,6 +33,11 @@ func (s *Service) VoiceIDEnroll(ctx context.Context, a voxgate.Actor, userID str
 	if err := s.voiceIDPrelude(ctx, a, userID); err != nil {
 		return nil, err
 	}
+	release, err := s.analysis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	an, err := s.voiceIDAnalyze(ctx, audio, engine.Gate{MinDuration: VoiceIDMinSeconds, MinSpeech: s.cfg.EnrollGate.MinSpeech,
 		MinSNR: s.cfg.EnrollGate.MinSNR, MaxClipping: s.cfg.EnrollGate.MaxClipping})
 	if err != nil {
@@ -79,6 +84,11 @@ func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID str
 	if err := checkEmbedding(embedding); err != nil {
 		return nil, err
 	}
+	release, err := s.analysis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	an, err := s.voiceIDAnalyze(ctx, audio, s.cfg.VerifyGate)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,10 @@ type config struct {
 	webhookOverlap time.Duration
 	// jobLease is how long an async job stays claimed without a heartbeat.
 	jobLease time.Duration
+	// budget bounds the audio work in flight (service.BudgetConfig).
+	audioBudgetMB int64
+	analyses      int
+	queueWait     time.Duration
 	// jwt verifies the tokens of the /uflow admin and end-user routes.
 	jwt jwtConfig
 	// serverTiming sends per-stage durations in a Server-Timing header
@@ -65,6 +69,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.serverTiming, "server-timing", false, "send each response's stage durations (decode, vad, embed, liveness, ...) in a Server-Timing header, for load tests such as `voxgate bench`")
 	fs.DurationVar(&cfg.webhookOverlap, "webhook-secret-overlap", 24*time.Hour, "how long a replaced webhook secret keeps signing beside the new one, unless the tenant sets secret_overlap_seconds")
 	fs.DurationVar(&cfg.jobLease, "job-lease", 30*time.Second, "how long an async job stays claimed by a node that stopped renewing it (a dead node's jobs resume after this)")
+	fs.Int64Var(&cfg.audioBudgetMB, "audio-budget-mb", 256, "MiB of uploaded and decoded audio held by requests in flight; past it requests queue, then get 503 with Retry-After")
+	fs.IntVar(&cfg.analyses, "analyses", 0, "voice analyses run at once (0: two per CPU core); past it requests queue, then get 503 with Retry-After")
+	fs.DurationVar(&cfg.queueWait, "queue-wait", 5*time.Second, "how long a request may queue for the audio budget or an analysis slot")
 	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
@@ -141,6 +148,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.Async.SecretOverlap = cfg.webhookOverlap
 	scfg.Async.ShutdownGrace = cfg.shutdownGrace
 	scfg.Async.JobLease = cfg.jobLease
+	scfg.Budget = service.BudgetConfig{AudioBytes: cfg.audioBudgetMB << 20, Analyses: cfg.analyses, Wait: cfg.queueWait}
 	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg, Crash: crashHook(log)})
 	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming})
 
