@@ -79,9 +79,10 @@ func (s *Server) createClientToken(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authenticate(r *http.Request) (voxgate.Actor, error) {
 	raw := apiKeyFrom(r)
 	if !service.IsClientToken(raw) {
-		return s.svc.Authenticate(r.Context(), raw)
+		keyID, _ := service.KeyID(raw)
+		return s.checkAuth(r, "api_key", raw != "", keyID, func() (voxgate.Actor, error) { return s.svc.Authenticate(r.Context(), raw) })
 	}
-	a, err := s.svc.AuthenticateClientToken(r.Context(), raw)
+	a, err := s.checkAuth(r, "client_token", true, "", func() (voxgate.Actor, error) { return s.svc.AuthenticateClientToken(r.Context(), raw) })
 	if err != nil {
 		return voxgate.Actor{}, err
 	}

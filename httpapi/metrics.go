@@ -16,6 +16,12 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	decisions *prometheus.CounterVec
+	// authFailures and authThrottled count failed authentications and the
+	// requests refused by the throttle, by credential kind (api_key,
+	// client_token, jwt); never by address or key, which would let
+	// anyone grow the series without bound.
+	authFailures  *prometheus.CounterVec
+	authThrottled *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -31,8 +37,14 @@ func newMetrics() *metrics {
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voxgate_decisions_total", Help: "Verification decisions by face, decision and reason.",
 		}, []string{"face", "decision", "reason"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voxgate_auth_failures_total", Help: "Failed authentications by credential kind.",
+		}, []string{"kind"}),
+		authThrottled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voxgate_auth_throttled_total", Help: "Requests refused (429) after too many failed authentications, by credential kind.",
+		}, []string{"kind"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.decisions,
+	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.authFailures, m.authThrottled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

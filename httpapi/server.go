@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -35,6 +36,10 @@ type Server struct {
 	// serverTiming sends each request's stage durations (see package
 	// timing) in a Server-Timing header.
 	serverTiming bool
+	// trusted are the proxies whose X-Forwarded-For is believed; authFails
+	// throttles failed authentications (throttle.go).
+	trusted   []netip.Prefix
+	authFails *failCounter
 }
 
 // Options configure a Server.
@@ -55,11 +60,21 @@ type Options struct {
 	// for `voxgate bench`. Off by default: timings are for the operator's
 	// load tests, not for every client.
 	ServerTiming bool
+	// TrustedProxies are the reverse proxies (voxgate serve --trusted-proxy)
+	// whose X-Forwarded-For names the client: the access log, the failed
+	// authentication throttle and the demo-key limit use that address.
+	// Empty: the connection's peer is the client.
+	TrustedProxies []netip.Prefix
+	// AuthThrottle bounds failed authentications per client address and
+	// per key ID; zero fields take its defaults.
+	AuthThrottle AuthThrottle
 }
 
 // New returns a Server over svc with every route registered.
 func New(svc *service.Service, opt Options) *Server {
-	s := &Server{svc: svc, log: opt.Logger, mux: http.NewServeMux(), ready: opt.Ready, now: time.Now, jwt: opt.JWT, metrics: newMetrics(), cors: newCORSPolicy(opt.CORSOrigins), serverTiming: opt.ServerTiming}
+	s := &Server{svc: svc, log: opt.Logger, mux: http.NewServeMux(), ready: opt.Ready, now: time.Now, jwt: opt.JWT, metrics: newMetrics(), cors: newCORSPolicy(opt.CORSOrigins),
+		serverTiming: opt.ServerTiming, trusted: opt.TrustedProxies}
+	s.authFails = newFailCounter(opt.AuthThrottle, func() time.Time { return s.now() })
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -87,6 +102,7 @@ func (s *Server) Handler() http.Handler { return s.middleware(s.withTiming(s.wit
 // returns; handlers and the auth step fill it in.
 type reqInfo struct {
 	id      string
+	client  string // the client's address (clientAddr)
 	route   string
 	tenant  string
 	code    string
@@ -141,7 +157,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if !ids.IsUUID(id) {
 			id = ids.UUID()
 		}
-		rc := &reqInfo{id: id, started: time.Now()}
+		rc := &reqInfo{id: id, client: clientAddr(r, s.trusted), started: time.Now()}
 		ctx := context.WithValue(r.Context(), ctxKey{}, rc)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
@@ -175,6 +191,7 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, rc *reqInfo, s
 		slog.String("correlation_id", rc.id),
 		slog.String("method", r.Method),
 		slog.String("route", rc.route),
+		slog.String("client", rc.client),
 		slog.Int("status", sw.status),
 		slog.Float64("latency_ms", float64(time.Since(rc.started).Microseconds())/1000),
 		slog.Int64("bytes_out", sw.bytes),

@@ -135,7 +135,7 @@ func (s *Server) registerUflow() {
 // verifies and carries role.
 func (s *Server) jwtAuthed(role jwtauth.Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		a, err := s.jwtActor(r, role)
+		a, err := s.checkAuth(r, "jwt", r.Header.Get("Authorization") != "", "", func() (voxgate.Actor, error) { return s.jwtActor(r, role) })
 		if err != nil {
 			switch voxgate.ErrorCode(err) {
 			case voxgate.EUNAUTHORIZED:

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -105,11 +104,7 @@ func (s *Server) resetAttempts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) demoKey(w http.ResponseWriter, r *http.Request) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	nk, err := s.svc.CreateDemoKey(r.Context(), host)
+	nk, err := s.svc.CreateDemoKey(r.Context(), reqContext(r.Context()).client)
 	if err != nil {
 		writeError(w, r, err)
 		return

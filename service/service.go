@@ -282,6 +282,10 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (voxgate.Actor, 
 	return voxgate.Actor{TenantID: k.TenantID, KeyID: k.ID, Scope: k.Scope}, nil
 }
 
+// KeyID returns the ID part of a well-formed API key (whatever its
+// secret), for throttling failures per key; false when raw is not one.
+func KeyID(raw string) (string, bool) { return parseKey(raw) }
+
 // parseKey returns the ID part of a well-formed key.
 func parseKey(raw string) (string, bool) {
 	rest, ok := strings.CutPrefix(raw, keyPrefix)

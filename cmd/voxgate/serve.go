@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,8 @@ type config struct {
 	audioBudgetMB int64
 	analyses      int
 	queueWait     time.Duration
+	// trustedProxies are the CIDRs whose X-Forwarded-For names the client.
+	trustedProxies string
 	// jwt verifies the tokens of the /uflow admin and end-user routes.
 	jwt jwtConfig
 	// serverTiming sends per-stage durations in a Server-Timing header
@@ -72,6 +75,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&cfg.audioBudgetMB, "audio-budget-mb", 256, "MiB of uploaded and decoded audio held by requests in flight; past it requests queue, then get 503 with Retry-After")
 	fs.IntVar(&cfg.analyses, "analyses", 0, "voice analyses run at once (0: two per CPU core); past it requests queue, then get 503 with Retry-After")
 	fs.DurationVar(&cfg.queueWait, "queue-wait", 5*time.Second, "how long a request may queue for the audio budget or an analysis slot")
+	fs.StringVar(&cfg.trustedProxies, "trusted-proxy", envOr("VOXGATE_TRUSTED_PROXY", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client (access log, failed-login throttle); default none: the peer is the client (env VOXGATE_TRUSTED_PROXY)")
 	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
@@ -122,6 +126,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	if err != nil {
 		return fmt.Errorf("JWT keys: %w", err)
 	}
+	trusted, err := parsePrefixes(cfg.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
 	db, err := openStore(ctx, cfg.data)
 	if err != nil {
 		return err
@@ -150,7 +158,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.Async.JobLease = cfg.jobLease
 	scfg.Budget = service.BudgetConfig{AudioBytes: cfg.audioBudgetMB << 20, Analyses: cfg.analyses, Wait: cfg.queueWait}
 	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg, Crash: crashHook(log)})
-	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming})
+	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming, TrustedProxies: trusted})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -259,4 +267,26 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// parsePrefixes parses a comma-separated list of CIDRs (a bare address is
+// its own /32 or /128).
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range splitList(v) {
+		if !strings.Contains(item, "/") {
+			a, err := netip.ParseAddr(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
