@@ -29,6 +29,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "identify" {
 		return runBenchIdentify(ctx, args[1:], stdout, stderr) // bench_identify.go
 	}
+	if len(args) > 0 && args[0] == "soak" {
+		return runSoak(ctx, args[1:], stdout, stderr) // soak.go
+	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "enroll") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprintln(stdout, benchUsage)
@@ -94,6 +97,7 @@ func defaultBenchAudio() string {
 
 const benchUsage = `usage: voxgate bench verify|enroll [flags]
        voxgate bench identify [--gallery N] [--probes P] [--json]
+       voxgate bench soak [flags]   (mixed load with random SIGKILLs; see docs/RELIABILITY.md)
 
 Drives a voxgate server with real recordings and prints throughput, latency
 percentiles, CPU seconds per request and where the server's time goes (its

@@ -9,6 +9,7 @@
 //	voxgate tokens mint|verify|keygen ...
 //	voxgate bench  verify|enroll [-n N] [-c C] [--runs R] [--url URL --key KEY]
 //	voxgate bench  identify [--gallery N] [--probes P] [--json]
+//	voxgate bench  soak [--duration 10m] [--rate R] [--kill-every 45s]
 //
 // main only parses flags and wires the store, the service and the HTTP
 // server together; everything else lives in the packages.
@@ -39,7 +40,7 @@ func commands() []command {
 		{"models", "fetch model weights from upstream with SHA-256 checks (pull|verify)", runModels},
 		{"eval", "measure error rates on CSV sets through the service (SETDIR... [--json] [--plot FILE.png])", runEval},
 		{"tokens", "make and check JWTs for the /uflow routes (mint|verify|keygen)", runTokens},
-		{"bench", "load-test a server with real recordings: throughput, latency, CPU and stage shares (verify|enroll; identify: the identification index on a synthetic gallery)", runBench},
+		{"bench", "load-test a server with real recordings: throughput, latency, CPU and stage shares (verify|enroll; identify: the identification index on a synthetic gallery; soak: mixed load with random SIGKILLs)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }
