@@ -184,7 +184,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 func (s *Server) logRequest(ctx context.Context, r *http.Request, rc *reqInfo, sw *statusWriter) {
 	s.metrics.observe(rc.route, sw.status, time.Since(rc.started))
 	level := slog.LevelInfo
-	if sw.status >= 500 {
+	switch {
+	case sw.status == http.StatusServiceUnavailable && sw.Header().Get("Retry-After") != "":
+		level = slog.LevelWarn // load shed on purpose (a budget), not a fault
+	case sw.status >= 500:
 		level = slog.LevelError
 	}
 	attrs := []slog.Attr{

@@ -257,32 +257,16 @@ func openDB(t *testing.T, data string) *sql.DB {
 	return db
 }
 
-// checkInvariants reads the database as the restarted server left it.
+// checkInvariants reads the database as the restarted server left it, with
+// the soak's invariants (profileInvariants).
 func checkInvariants(t *testing.T, data string) {
 	t.Helper()
-	db := openDB(t, data)
-	for _, c := range []struct{ what, query string }{
-		{"profiles enrolled without a voiceprint", `SELECT COUNT(*) FROM profiles p WHERE enrolled_at IS NOT NULL AND NOT EXISTS (
-			SELECT 1 FROM voiceprints v WHERE v.tenant_id = p.tenant_id AND v.user_id = p.user_id)`},
-		{"profiles whose counters disagree with their samples", `SELECT COUNT(*) FROM profiles p WHERE samples != (
-			SELECT COUNT(*) FROM enrollment_samples s WHERE s.tenant_id = p.tenant_id AND s.user_id = p.user_id)`},
-		{"profiles with a sample but no voiceprint", `SELECT COUNT(*) FROM profiles p WHERE samples > 0 AND NOT EXISTS (
-			SELECT 1 FROM voiceprints v WHERE v.tenant_id = p.tenant_id AND v.user_id = p.user_id)`},
-		{"profiles whose samples and enrollment fingerprints differ", `SELECT COUNT(*) FROM profiles p WHERE samples != (
-			SELECT COUNT(*) FROM fingerprints f WHERE f.tenant_id = p.tenant_id AND f.user_id = p.user_id AND f.source = 'enroll')`},
-		{"profiles whose samples and accepted enrollment audit rows differ", `SELECT COUNT(*) FROM profiles p WHERE samples != (
-			SELECT COUNT(*) FROM attempts a WHERE a.tenant_id = p.tenant_id AND a.user_id = p.user_id AND a.kind = 'enroll' AND a.decision = 'accepted')`},
-		{"profiles whose verification fingerprints and audit rows differ", `SELECT COUNT(*) FROM profiles p WHERE (
-			SELECT COUNT(*) FROM fingerprints f WHERE f.tenant_id = p.tenant_id AND f.user_id = p.user_id AND f.source = 'verify') != (
-			SELECT COUNT(*) FROM attempts a WHERE a.tenant_id = p.tenant_id AND a.user_id = p.user_id AND a.kind = 'verify')`},
-	} {
-		var n int
-		if err := db.QueryRow(c.query).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", c.what, err)
-		}
-		if n != 0 {
-			t.Fatalf("%d %s", n, c.what)
-		}
+	_, broken, err := checkProfiles(filepath.Join(data, "voxgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(broken) > 0 {
+		t.Fatalf("broken profiles: %v", broken)
 	}
 }
 
