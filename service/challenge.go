@@ -109,6 +109,14 @@ func (s *Service) VerifyVoice(ctx context.Context, a voxgate.Actor, sessionID, u
 	if s.tokens == nil {
 		return nil, voxgate.Errorf(voxgate.EUNAVAILABLE, "voice tokens are not configured")
 	}
+	// The analysis slot is taken before the session is consumed, so that
+	// a node too busy to score the answer (503) leaves the session for
+	// the client's retry.
+	release, err := s.analysis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ss, err := s.store.ConsumeSession(ctx, a.TenantID, sessionID, s.now())
 	if err != nil {
 		return nil, err
@@ -116,7 +124,7 @@ func (s *Service) VerifyVoice(ctx context.Context, a voxgate.Actor, sessionID, u
 	if ss.UserID != userID {
 		return nil, voxgate.Errorf(voxgate.ESESSIONNOTFOUND, "Unknown session: start a new one with /start-auth")
 	}
-	res, err := s.Verify(ctx, a, VerifyRequest{UserID: userID, Audio: audio, Phrase: ss.Challenge, Challenged: true})
+	res, err := s.Verify(ctx, a, VerifyRequest{UserID: userID, Audio: audio, Phrase: ss.Challenge, Challenged: true, slotHeld: true})
 	if err != nil {
 		return nil, err
 	}

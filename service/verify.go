@@ -19,6 +19,8 @@ type VerifyRequest struct {
 	// Challenged marks a challenge-response attempt (a session's fresh
 	// phrase), which learning treats as stronger evidence of liveness.
 	Challenged bool
+	// slotHeld: the caller (VerifyVoice) holds an analysis slot already.
+	slotHeld bool
 }
 
 // VerifyResult is the fused decision with its diagnostics.
@@ -123,11 +125,13 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 		}
 	}
 
-	release, err := s.analysis(ctx)
-	if err != nil {
-		return nil, err
+	if !req.slotHeld {
+		release, err := s.analysis(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 	}
-	defer release()
 	an, err := s.engine.Analyze(ctx, req.Audio)
 	if err != nil {
 		return nil, err
