@@ -88,6 +88,7 @@ func (s *Server) registerAsync() {
 		return operation{
 			id: what, summary: "Submit an asynchronous " + kind + "; the result is POSTed to the organisation's webhook", tag: "async", auth: authAPIKey,
 			request: jsonBody(asyncRequestSchema), response: map[int]*body{202: jsonBody(acceptedSchema)},
+			errors: []int{http.StatusForbidden, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests},
 		}
 	}
 	s.handle("POST", "/organisations/{orgId}/enrollments", submit("enrollment", "asyncEnroll"), s.authed(s.asyncSubmit(voxgate.JobEnroll)))
@@ -100,19 +101,27 @@ func (s *Server) registerAsync() {
 		id: "putWebhook", summary: "Configure the webhook results are POSTed to (a secret is generated when none is given; admin)", tag: "async", auth: authAPIKey,
 		request:  jsonBody(putWebhookSchema),
 		response: map[int]*body{200: jsonBody(webhookSchema)},
+		errors:   []int{http.StatusForbidden},
 	}, s.authed(s.putWebhook))
 	s.handle("GET", "/organisations/{orgId}/webhook", operation{
 		id: "getWebhook", summary: "The configured webhook, without its secret (admin)", tag: "async", auth: authAPIKey,
 		response: map[int]*body{200: jsonBody(webhookSchema)},
+		errors:   []int{http.StatusForbidden},
 	}, s.authed(s.getWebhook))
 	s.handle("GET", "/organisations/{orgId}/webhook/deliveries", operation{
-		id: "listDeliveries", summary: "Webhook deliveries, newest first (?status=pending|delivered|dead&limit=50; admin)", tag: "async", auth: authAPIKey,
+		id: "listDeliveries", summary: "Webhook deliveries, newest first (admin)", tag: "async", auth: authAPIKey,
+		query: []param{
+			{"status", "only deliveries in this state", schema{"type": "string", "enum": []string{voxgate.DeliveryPending, voxgate.DeliveryDelivered, voxgate.DeliveryDead}}},
+			{"limit", "at most this many deliveries", schema{"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+		},
+		errors: []int{http.StatusForbidden},
 		response: map[int]*body{200: jsonBody(schema{"type": "object", "properties": schema{
 			"deliveries": schema{"type": "array", "items": deliverySchema}}})},
 	}, s.authed(s.listDeliveries))
 	s.handle("POST", "/organisations/{orgId}/webhook/deliveries/{id}/redeliver", operation{
 		id: "redeliver", summary: "Queue a delivery again now, with a fresh retry window (admin)", tag: "async", auth: authAPIKey,
 		response: map[int]*body{202: jsonBody(deliverySchema)},
+		errors:   []int{http.StatusForbidden},
 	}, s.authed(s.redeliver))
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,7 +40,7 @@ func newTokenEnv(t *testing.T) *tokenEnv {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	svc := service.New(db, service.Options{Tokens: voicetoken.New(priv)})
 	api := New(svc, Options{CORSOrigins: []string{allowedOrigin}})
-	srv := httptest.NewServer(api.Handler())
+	srv := conformingServer(t, api)
 	t.Cleanup(func() { srv.Close(); db.Close() })
 	return &tokenEnv{testEnv: &testEnv{t: t, svc: svc, api: api, srv: srv, logs: &syncBuffer{}}, priv: priv}
 }

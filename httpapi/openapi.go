@@ -42,25 +42,38 @@ func (s *Server) OpenAPI() map[string]any {
 		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema{"type": "string"}})
 		}
+		for _, q := range rt.op.query {
+			params = append(params, map[string]any{"name": q.name, "in": "query", "required": false, "description": q.description, "schema": q.schema})
+		}
 		if params != nil {
 			op["parameters"] = params
 		}
 		switch rt.op.auth {
+		case authNone:
+			op["security"] = []any{} // public: no credential
 		case authAPIKey:
 			op["security"] = []any{map[string]any{"apiKey": []string{}}, map[string]any{"bearerKey": []string{}}}
 		case authAdminJWT, authUserJWT:
 			op["security"] = []any{map[string]any{"bearerJWT": []string{}}}
 		}
 		if b := rt.op.request; b != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{b.contentType: map[string]any{"schema": b.schema}}}
+			op["requestBody"] = map[string]any{"required": true, "content": b.content()}
 		}
 		responses := map[string]any{}
 		for status, b := range rt.op.response {
 			resp := map[string]any{"description": http.StatusText(status)}
 			if b != nil {
-				resp["content"] = map[string]any{b.contentType: map[string]any{"schema": b.schema}}
+				resp["content"] = b.content()
 			}
 			responses[strconv.Itoa(status)] = resp
+		}
+		for _, status := range rt.errorStatuses() {
+			if _, ok := responses[strconv.Itoa(status)]; !ok {
+				responses[strconv.Itoa(status)] = map[string]any{
+					"description": http.StatusText(status),
+					"content":     map[string]any{"application/json": map[string]any{"schema": schema{"$ref": "#/components/schemas/Error"}}},
+				}
+			}
 		}
 		responses["default"] = map[string]any{
 			"description": "error",
@@ -76,7 +89,10 @@ func (s *Server) OpenAPI() map[string]any {
 			"version":     Version,
 			"description": "Self-hosted voice biometrics: enrollment, verification, challenge-response, liveness.",
 		},
-		"paths": paths,
+		// The document is served by the server it describes: a relative
+		// URL resolves against wherever it was fetched from.
+		"servers": []any{map[string]any{"url": "/", "description": "this voxgate server"}},
+		"paths":   paths,
 		// The requests voxgate sends to webhooks (openapi_webhooks.go).
 		"webhooks": webhooksDoc(),
 		"components": map[string]any{
@@ -88,6 +104,23 @@ func (s *Server) OpenAPI() map[string]any {
 			},
 		},
 	}
+}
+
+// errorStatuses are the 4xx answers the operation documents: 401 for an
+// authenticated route, 400 when it reads a body or query parameters, 404
+// when it names a resource in its path, and its own extra ones.
+func (rt *route) errorStatuses() []int {
+	var out []int
+	if rt.op.request != nil || len(rt.op.query) > 0 {
+		out = append(out, http.StatusBadRequest)
+	}
+	if rt.op.auth != authNone {
+		out = append(out, http.StatusUnauthorized)
+	}
+	if pathParam.MatchString(rt.path) {
+		out = append(out, http.StatusNotFound)
+	}
+	return append(out, rt.op.errors...)
 }
 
 func lower(m string) string {

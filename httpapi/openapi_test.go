@@ -1,14 +1,20 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"voxgate/service"
 )
@@ -141,5 +147,48 @@ func TestOpenAPIWebhooksDescribeThePayloadsSent(t *testing.T) {
 		if !slices.Equal(req, always) {
 			t.Errorf("%s: required %v, always sent %v", event, req, always)
 		}
+	}
+}
+
+// TestOpenAPIPassesRedoclyRecommendedLint runs Redocly's linter, with its
+// recommended rules, over the served document: what a client generator
+// or an API gateway reads must carry no errors. It needs npx (Node) and the
+// npm registry the first time; under -short, or without npx outside CI,
+// it is skipped.
+func TestOpenAPIPassesRedoclyRecommendedLint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: fetches @redocly/cli with npx")
+	}
+	npx, err := exec.LookPath("npx")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("npx (Node.js) is needed to lint the OpenAPI document")
+		}
+		t.Skip("no npx: install Node.js to lint the OpenAPI document")
+	}
+	e := newEnv(t)
+	resp, err := http.Get(e.srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "openapi.json")
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npx, "--yes", "@redocly/cli@2.77.0", "lint", "--format=summary", file)
+	cmd.Env = append(os.Environ(), "REDOCLY_TELEMETRY=off", "REDOCLY_SUPPRESS_UPDATE_NOTICE=true")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("redocly lint: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "valid") {
+		t.Fatalf("redocly lint did not report a valid document:\n%s", out)
 	}
 }

@@ -26,18 +26,42 @@ type route struct {
 
 // operation is the OpenAPI description of a route.
 type operation struct {
-	id       string
-	summary  string
-	tag      string
-	auth     auth
-	request  *body // nil: no body
+	id      string
+	summary string
+	tag     string
+	auth    auth
+	request *body // nil: no body
+	// query lists the query parameters the handler reads.
+	query    []param
 	response map[int]*body
+	// errors are the error statuses the operation answers beyond those
+	// the document derives from its shape (401 with auth, 400 with a body
+	// or query, 404 with path parameters).
+	errors []int
+}
+
+// param is one query parameter.
+type param struct {
+	name, description string
+	schema            schema
 }
 
 // body is a request or response content: its media type and schema.
 type body struct {
 	contentType string
 	schema      schema
+	// also are further media types the same content may come as (static
+	// files of several kinds under one route).
+	also []string
+}
+
+// content is the body's OpenAPI content map.
+func (b *body) content() map[string]any {
+	c := map[string]any{b.contentType: map[string]any{"schema": b.schema}}
+	for _, m := range b.also {
+		c[m] = map[string]any{"schema": b.schema}
+	}
+	return c
 }
 
 type schema = map[string]any

@@ -57,7 +57,7 @@ func newEnv(t *testing.T) *testEnv {
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	svc := service.New(db, service.Options{Logger: log})
 	api := New(svc, Options{Logger: log})
-	srv := httptest.NewServer(api.Handler())
+	srv := conformingServer(t, api)
 	t.Cleanup(func() { srv.Close(); db.Close() })
 	return &testEnv{t: t, svc: svc, api: api, srv: srv, logs: logs}
 }
@@ -320,7 +320,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatalf("readyz %d %v", st, body)
 	}
 	notReady := New(e.svc, Options{Ready: map[string]func(context.Context) error{"vad": func(context.Context) error { return fmt.Errorf("models not loaded") }}})
-	srv := httptest.NewServer(notReady.Handler())
+	srv := conformingServer(t, notReady)
 	defer srv.Close()
 	resp, _ := http.Get(srv.URL + "/readyz")
 	resp.Body.Close()

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -41,7 +40,7 @@ func newUflowEnv(t *testing.T) *uflowEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(b.svc, Options{JWT: v}).Handler())
+	srv := conformingServer(t, New(b.svc, Options{JWT: v}))
 	t.Cleanup(srv.Close)
 	signer, err := jwtauth.HMACKey(uflowSecret)
 	if err != nil {
@@ -432,7 +431,7 @@ func TestUflowRefusesBadTokens(t *testing.T) {
 	}
 
 	// A server without JWT keys refuses every token.
-	srv := httptest.NewServer(New(e.svc, Options{}).Handler())
+	srv := conformingServer(t, New(e.svc, Options{}))
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/uflow/user/auth/voice/status", nil)
 	req.Header.Set("Authorization", "Bearer "+user)
@@ -455,7 +454,7 @@ func TestUflowPublicKeyTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(e.svc, Options{JWT: v}).Handler())
+	srv := conformingServer(t, New(e.svc, Options{JWT: v}))
 	defer srv.Close()
 	get := func(tok string) int {
 		req, _ := http.NewRequest("GET", srv.URL+"/uflow/user/auth/voice/status", nil)

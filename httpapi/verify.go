@@ -33,17 +33,22 @@ var verifySchema = schema{"type": "object", "required": []string{"decision", "co
 		"learning_progress": schema{"type": "number"},
 		"reason":            schema{"type": "string"},
 		"retryAfterMs":      schema{"type": "integer"},
-		"calibration":       schema{"type": "object"},
-		"thresholds":        schema{"type": "object"},
-		"spoof":             schema{"type": "object"},
-		"retries":           schema{"type": "object", "properties": schema{"left": schema{"type": "integer"}}},
-		"insights":          schema{"type": "array", "items": schema{"type": "string"}},
-		"phrase":            schema{"type": "object"},
-		"quality":           qualitySchema,
-		"learned":           schema{"type": "boolean"},
-		"latency_ms":        schema{"type": "number"},
-		"model_version":     schema{"type": "string"},
-		"watchlist_match":   matchSchema,
+		"calibration":       schemaOf(service.Calibration{}),
+		"thresholds": with(schemaOf(service.Thresholds{}), schema{
+			"voice":      schema{"type": "number", "description": "the voice score at or above which the voice matches (the target false-accept rate)"},
+			"voice_high": schema{"type": "number", "description": "the voice score of a high tier"},
+			"phrase":     schema{"type": "number", "description": "present when a phrase was checked"},
+		}),
+		"spoof":           schemaOf(service.SpoofReport{}),
+		"retries":         schema{"type": "object", "required": []string{"left"}, "properties": schema{"left": schema{"type": "integer"}}},
+		"insights":        schema{"type": "array", "items": schema{"type": "string"}},
+		"phrase":          schemaOf(phraseJSON{}),
+		"quality":         qualitySchema,
+		"learned":         schema{"type": "boolean"},
+		"latency_ms":      schema{"type": "number"},
+		"model_version":   schema{"type": "string"},
+		"user_id":         schema{"type": "string"},
+		"watchlist_match": matchSchema,
 	}}
 
 func (s *Server) registerVerify() {
@@ -52,12 +57,15 @@ func (s *Server) registerVerify() {
 		request: multipartBody(schema{"type": "object", "required": []string{"user_id", "audio"}, "properties": schema{
 			"user_id": schema{"type": "string"}, "audio": schema{"type": "string", "format": "binary"}}}),
 		response: map[int]*body{200: jsonBody(enrollSchema)},
+		errors:   []int{http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
 	}, s.authed(s.enroll))
 	s.handle("POST", "/v1/voice/verify", operation{
 		id: "verify", summary: "Verify a recording against the profile: one fused, explained decision", tag: "native", auth: authAPIKey,
 		request: multipartBody(schema{"type": "object", "required": []string{"user_id", "audio"}, "properties": schema{
 			"user_id": schema{"type": "string"}, "phrase": schema{"type": "string"}, "audio": schema{"type": "string", "format": "binary"}}}),
 		response: map[int]*body{200: jsonBody(verifySchema)},
+		errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge,
+			http.StatusUnprocessableEntity, http.StatusLocked, http.StatusTooManyRequests},
 	}, s.authed(s.verify))
 }
 

@@ -10,7 +10,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -68,7 +67,7 @@ func (b *bioEnv) start(t *testing.T) {
 	}
 	svc := service.New(db, service.Options{Engine: eng, Sealer: sealer, Tokens: voicetoken.New(b.tokenKey), Config: b.cfg, Now: b.now})
 	api := New(svc, Options{})
-	srv := httptest.NewServer(api.Handler())
+	srv := conformingServer(t, api)
 	t.Cleanup(func() { srv.Close(); db.Close() })
 	b.testEnv = &testEnv{t: t, svc: svc, api: api, srv: srv, logs: &syncBuffer{}}
 }

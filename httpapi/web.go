@@ -28,7 +28,8 @@ func (s *Server) registerWeb() {
 	}
 	s.handle("GET", "/sdk/{file}", operation{
 		id: "sdkFile", summary: "The VoiceAuthorize browser SDK: voiceauthorize.js (script), voiceauthorize.mjs (ES module), recorder-worklet.js, voiceauthorize.d.ts", tag: "web",
-		response: map[int]*body{200: {contentType: "text/javascript", schema: schema{"type": "string"}}},
+		response: map[int]*body{200: {contentType: "text/javascript", schema: schema{"type": "string"}, also: []string{"text/plain"}}},
+		errors:   []int{http.StatusNotFound},
 	}, func(w http.ResponseWriter, r *http.Request) {
 		// Public files: any page may load them, module and worklet included.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -54,7 +55,7 @@ func (s *Server) registerWeb() {
 	}, func(w http.ResponseWriter, r *http.Request) { serveConsole(w, r, "index.html") })
 	s.handle("GET", "/console/{file...}", operation{
 		id: "consoleFile", summary: "The console's scripts and styles", tag: "web",
-		response: html,
+		response: map[int]*body{200: {contentType: "text/javascript", schema: schema{"type": "string"}, also: []string{"text/css", "text/html"}}},
 	}, func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("file")
 		if name == "" {
