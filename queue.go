@@ -89,6 +89,10 @@ type Job struct {
 	Claim       string
 	CreatedAt   time.Time
 	CompletedAt *time.Time
+	// CorrelationID and TraceParent are the submitting request's
+	// X-Correlation-ID and W3C trace context, so that the job's log lines
+	// and its delivery's can be found from the request.
+	CorrelationID, TraceParent string
 }
 
 // Delivery is one webhook event and its delivery state.
@@ -111,6 +115,25 @@ type Delivery struct {
 	// redelivery request.
 	WindowStart time.Time
 	DeliveredAt *time.Time
+	// CorrelationID and TraceParent are the job's (see Job).
+	CorrelationID, TraceParent string
+}
+
+// QueueStats is the backlog of the asynchronous path, for monitoring.
+type QueueStats struct {
+	// Jobs counts queued and running jobs; Deliveries pending deliveries.
+	Jobs, Deliveries int
+	// OldestJob and OldestDelivery are the creation times of the oldest
+	// of those (zero when there is none).
+	OldestJob, OldestDelivery time.Time
+}
+
+// QueueMonitor is a Queue that can report its backlog across all tenants
+// (for metrics). store/sqlite implements it; the service reports no
+// backlog for a queue that does not.
+type QueueMonitor interface {
+	// QueueStats returns the backlog over every tenant.
+	QueueStats(ctx context.Context) (QueueStats, error)
 }
 
 // DeviceMismatch records a verification from a device other than the ones

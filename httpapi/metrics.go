@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"context"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"voxgate/service"
 )
 
 // metrics are the server's Prometheus instruments, on a registry of its own
@@ -24,7 +27,7 @@ type metrics struct {
 	authThrottled *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+func newMetrics(svc *service.Service) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -35,7 +38,7 @@ func newMetrics() *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "voxgate_decisions_total", Help: "Verification decisions by face, decision and reason.",
+			Name: "voxgate_decisions_total", Help: decisionsHelp,
 		}, []string{"face", "decision", "reason"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voxgate_auth_failures_total", Help: "Failed authentications by credential kind.",
@@ -44,9 +47,77 @@ func newMetrics() *metrics {
 			Name: "voxgate_auth_throttled_total", Help: "Requests refused (429) after too many failed authentications, by credential kind.",
 		}, []string{"kind"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.authFailures, m.authThrottled,
+	m.registry.MustRegister(m.requests, m.latency, asyncCollector{svc: svc, decisions: m.decisions}, m.authFailures, m.authThrottled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// asyncCollector exports the asynchronous path at scrape time: the
+// queue's backlog (shared by every node on the store) and this process's
+// webhook and decision counters, read from the service. It also collects
+// the HTTP faces' decisions, so that voxgate_decisions_total has one
+// collector for both (face="async" from the service's counts).
+type asyncCollector struct {
+	svc       *service.Service
+	decisions *prometheus.CounterVec
+}
+
+const decisionsHelp = "Verification decisions by face (native, challenge, uflow, async), decision and reason."
+
+var (
+	// descDecisions is voxgate_decisions_total as the HTTP faces' counter
+	// describes it, for the asynchronous face's counts.
+	descDecisions  = prometheus.NewDesc("voxgate_decisions_total", decisionsHelp, []string{"face", "decision", "reason"}, nil)
+	descQueueDepth = prometheus.NewDesc("voxgate_async_queue_depth",
+		"Asynchronous backlog over all tenants: jobs queued or running, webhook deliveries pending.", []string{"queue"}, nil)
+	descQueueAge = prometheus.NewDesc("voxgate_async_queue_oldest_age_seconds",
+		"Age of the oldest job queued or running, and of the oldest pending webhook delivery (0 when none).", []string{"queue"}, nil)
+	descAttempts = prometheus.NewDesc("voxgate_webhook_delivery_attempts_total",
+		"Webhook delivery attempts made by this process.", nil, nil)
+	descFailures = prometheus.NewDesc("voxgate_webhook_delivery_failures_total",
+		"Webhook delivery attempts that failed (receiver error, timeout, refused address), dead letters included.", nil, nil)
+	descDead = prometheus.NewDesc("voxgate_webhook_dead_letters_total",
+		"Webhook deliveries given up on after their retry window (redeliverable by the tenant).", nil, nil)
+)
+
+func (c asyncCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.decisions.Describe(ch)
+	for _, d := range []*prometheus.Desc{descQueueDepth, descQueueAge, descAttempts, descFailures, descDead} {
+		ch <- d
+	}
+}
+
+func (c asyncCollector) Collect(ch chan<- prometheus.Metric) {
+	c.decisions.Collect(ch)
+	if c.svc == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.svc.AsyncStats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descQueueDepth, err)
+	} else if st.QueueKnown {
+		now := time.Now()
+		ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, float64(st.Queue.Jobs), "jobs")
+		ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, float64(st.Queue.Deliveries), "deliveries")
+		ch <- prometheus.MustNewConstMetric(descQueueAge, prometheus.GaugeValue, age(st.Queue.OldestJob, now), "jobs")
+		ch <- prometheus.MustNewConstMetric(descQueueAge, prometheus.GaugeValue, age(st.Queue.OldestDelivery, now), "deliveries")
+	}
+	ch <- prometheus.MustNewConstMetric(descAttempts, prometheus.CounterValue, float64(st.DeliveryAttempts))
+	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.DeliveryFailures))
+	ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(st.DeadLetters))
+	for k, n := range st.Decisions {
+		ch <- prometheus.MustNewConstMetric(descDecisions, prometheus.CounterValue, float64(n), "async", k.Decision, k.Reason)
+	}
+}
+
+// age is the seconds since t, 0 for the zero time (an empty queue).
+func age(t, now time.Time) float64 {
+	if t.IsZero() || now.Before(t) {
+		return 0
+	}
+	return now.Sub(t).Seconds()
 }
 
 // observe records one finished request.

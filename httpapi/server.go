@@ -19,6 +19,7 @@ import (
 	"voxgate/ids"
 	"voxgate/jwtauth"
 	"voxgate/service"
+	"voxgate/trace"
 )
 
 // Server routes HTTP requests to the service.
@@ -72,12 +73,9 @@ type Options struct {
 
 // New returns a Server over svc with every route registered.
 func New(svc *service.Service, opt Options) *Server {
-	s := &Server{svc: svc, log: opt.Logger, mux: http.NewServeMux(), ready: opt.Ready, now: time.Now, jwt: opt.JWT, metrics: newMetrics(), cors: newCORSPolicy(opt.CORSOrigins),
+	s := &Server{svc: svc, log: trace.Logger(opt.Logger), mux: http.NewServeMux(), ready: opt.Ready, now: time.Now, jwt: opt.JWT, metrics: newMetrics(svc), cors: newCORSPolicy(opt.CORSOrigins),
 		serverTiming: opt.ServerTiming, trusted: opt.TrustedProxies}
 	s.authFails = newFailCounter(opt.AuthThrottle, func() time.Time { return s.now() })
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
 	s.registerHealth()
 	s.registerNative()
 	s.registerVerify()
@@ -149,8 +147,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware gives every request a correlation ID (reusing a caller's
-// X-Correlation-ID when it is a UUID), turns panics into 500s that carry the
-// ID and no stack trace, and writes one structured log line per request.
+// X-Correlation-ID when it is a UUID) and a span of the caller's W3C trace
+// (its traceparent header; a new trace without one), both carried by the
+// request's context onto every log line written with it; it turns panics
+// into 500s that carry the ID and no stack trace, and writes one
+// structured log line per request.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Correlation-ID")
@@ -159,6 +160,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		rc := &reqInfo{id: id, client: clientAddr(r, s.trusted), started: time.Now()}
 		ctx := context.WithValue(r.Context(), ctxKey{}, rc)
+		ctx = trace.With(ctx, trace.Start(r.Header.Get("Traceparent"), id))
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		sw.Header().Set("X-Correlation-ID", id)
@@ -191,13 +193,21 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, rc *reqInfo, s
 		level = slog.LevelError
 	}
 	attrs := []slog.Attr{
-		slog.String("correlation_id", rc.id),
 		slog.String("method", r.Method),
 		slog.String("route", rc.route),
 		slog.String("client", rc.client),
 		slog.Int("status", sw.status),
 		slog.Float64("latency_ms", float64(time.Since(rc.started).Microseconds())/1000),
 		slog.Int64("bytes_out", sw.bytes),
+	}
+	if rc.route == "" {
+		// No pattern matched: the path itself says what was asked for
+		// (a client's typo, a scanner), bounded in length.
+		path := r.URL.EscapedPath()
+		if len(path) > 256 {
+			path = path[:256] + "..."
+		}
+		attrs = append(attrs, slog.String("path", path))
 	}
 	if rc.tenant != "" {
 		attrs = append(attrs, slog.String("tenant", rc.tenant))

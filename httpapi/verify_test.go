@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -35,6 +36,8 @@ type bioEnv struct {
 	tokenKey ed25519.PrivateKey
 	cfg      service.Config
 	now      func() time.Time // the service's clock; nil: the real one
+	// logs holds the JSON log lines of every start.
+	logs *syncBuffer
 }
 
 func newBioEnv(t *testing.T, cfg service.Config) *bioEnv {
@@ -65,11 +68,15 @@ func (b *bioEnv) start(t *testing.T) {
 	if eng == nil {
 		eng = enginetest.Engine(t)
 	}
-	svc := service.New(db, service.Options{Engine: eng, Sealer: sealer, Tokens: voicetoken.New(b.tokenKey), Config: b.cfg, Now: b.now})
-	api := New(svc, Options{})
+	if b.logs == nil {
+		b.logs = &syncBuffer{}
+	}
+	log := slog.New(slog.NewJSONHandler(b.logs, nil))
+	svc := service.New(db, service.Options{Logger: log, Engine: eng, Sealer: sealer, Tokens: voicetoken.New(b.tokenKey), Config: b.cfg, Now: b.now})
+	api := New(svc, Options{Logger: log})
 	srv := conformingServer(t, api)
 	t.Cleanup(func() { srv.Close(); db.Close() })
-	b.testEnv = &testEnv{t: t, svc: svc, api: api, srv: srv, logs: &syncBuffer{}}
+	b.testEnv = &testEnv{t: t, svc: svc, api: api, srv: srv, logs: b.logs}
 }
 
 func ravdess(t *testing.T, actor, emotion, intensity, statement, rep int) []byte {

@@ -19,6 +19,7 @@ import (
 	"voxgate/ids"
 	"voxgate/policy"
 	"voxgate/seal"
+	"voxgate/trace"
 	"voxgate/webhook"
 )
 
@@ -339,6 +340,7 @@ func (s *Service) SubmitAsync(ctx context.Context, a voxgate.Actor, req AsyncReq
 		KeyID: a.KeyID, Scope: a.Scope, Language: lang,
 		DeviceFingerprint: deviceHash(t.ID, req.ExternalID, req.DeviceFingerprint), DeviceType: req.DeviceType,
 		Params: req.params(), AvailableAt: now, CreatedAt: now,
+		CorrelationID: trace.From(ctx).CorrelationID, TraceParent: trace.From(ctx).Traceparent(),
 	}
 	j.Audio = s.sealer.Seal(req.Audio, jobAudioAD(t.ID, j.ID))
 	s.crash("async.submit")
@@ -606,6 +608,9 @@ type outcome struct {
 // failures put it back in the queue; everything else, success or a
 // refusal, completes it with a delivery.
 func (s *Service) runJob(ctx context.Context, q voxgate.Queue, cfg AsyncConfig, j *voxgate.Job) {
+	// The job is a span of the submitting request's trace: its lines carry
+	// that request's trace and correlation IDs.
+	ctx = trace.With(ctx, trace.Start(j.TraceParent, j.CorrelationID))
 	log := s.log.With("tenant", j.TenantID, "job_id", j.ID, "kind", j.Kind, "attempt", j.Attempts)
 	var out outcome
 	var err error
@@ -652,7 +657,8 @@ func (s *Service) runJob(ctx context.Context, q voxgate.Queue, cfg AsyncConfig, 
 	}
 	now := s.now().UTC()
 	d := &voxgate.Delivery{ID: ids.UUID(), TenantID: j.TenantID, JobID: j.ID, Event: out.event, Payload: body,
-		AvailableAt: now, CreatedAt: now, WindowStart: now}
+		AvailableAt: now, CreatedAt: now, WindowStart: now,
+		CorrelationID: j.CorrelationID, TraceParent: trace.From(ctx).Traceparent()}
 	s.crash("job.processed")
 	if err := q.CompleteJob(bctx, j.TenantID, j.ID, j.Claim, d, now); err != nil {
 		// ECONFLICT: the lease ran out and another worker has the job.
@@ -752,6 +758,7 @@ func (s *Service) processVerify(ctx context.Context, q voxgate.Queue, a voxgate.
 		}
 		return s.refusedOutcome(j, err, ""), nil
 	}
+	s.async.decided(res.Decision.Decision, res.Reason)
 	ev := s.verificationEvent(j, verificationResult(res.Decision.Decision), res.Reason)
 	ev.Decision, ev.MatchScore = res.Decision.Decision, res.Confidence
 	ev.DeepfakeDetected = res.Spoof.Detected || res.Spoof.Replay
@@ -835,6 +842,7 @@ func (s *Service) enrollmentEvent(j *voxgate.Job, result, reason string) *Enroll
 // once the retry window is spent. The webhook is read at each attempt, so
 // a corrected URL or a new secret applies to pending deliveries.
 func (s *Service) deliver(ctx context.Context, q voxgate.Queue, cfg AsyncConfig, sender *webhook.Sender, d *voxgate.Delivery) {
+	ctx = trace.With(ctx, trace.Start(d.TraceParent, d.CorrelationID))
 	log := s.log.With("tenant", d.TenantID, "delivery_id", d.ID, "event", d.Event, "attempt", d.Attempts)
 	var res webhook.Result
 	w, err := q.FindWebhook(ctx, d.TenantID)
@@ -848,12 +856,16 @@ func (s *Service) deliver(ctx context.Context, q voxgate.Queue, cfg AsyncConfig,
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	now := s.now().UTC()
+	s.async.attempts.Add(1)
+	if err != nil {
+		s.async.failures.Add(1)
+	}
 	if err == nil {
 		if err := q.DeliverySucceeded(bctx, d.TenantID, d.ID, d.Claim, now); err != nil {
 			log.WarnContext(ctx, "recording a delivery failed", "err", err)
 			return
 		}
-		log.InfoContext(ctx, "webhook delivered", "status", res.Status, "ms", res.Duration.Milliseconds())
+		log.InfoContext(ctx, "webhook delivered", "status", res.Status, "latency_ms", float64(res.Duration.Microseconds())/1000)
 		return
 	}
 	end := d.WindowStart.Add(cfg.Window)
@@ -867,6 +879,7 @@ func (s *Service) deliver(ctx context.Context, q voxgate.Queue, cfg AsyncConfig,
 		return
 	}
 	if dead {
+		s.async.deadLetters.Add(1)
 		log.WarnContext(ctx, "webhook dead-lettered", "err", err, "status", res.Status)
 	} else {
 		log.WarnContext(ctx, "webhook attempt failed", "err", err, "status", res.Status, "next_at", next)

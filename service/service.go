@@ -19,6 +19,7 @@ import (
 	"voxgate/policy"
 	"voxgate/seal"
 	"voxgate/timing"
+	"voxgate/trace"
 	"voxgate/voicetoken"
 )
 
@@ -32,9 +33,13 @@ type Service struct {
 	tokens *voicetoken.Signer
 	cfg    Config
 
-	cohorts   cohortCache  // each tenant's impostor cohort (cohort.go)
-	galleries galleryCache // each tenant's voiceprints for identification (gallery.go)
-	admit     admission    // audio memory and engine slots (admission.go)
+	cohorts   cohortCache   // each tenant's impostor cohort (cohort.go)
+	galleries galleryCache  // each tenant's voiceprints for identification (gallery.go)
+	admit     admission     // audio memory and engine slots (admission.go)
+	async     asyncCounters // the asynchronous workers' counts (asyncstats.go)
+	// monitor reports the queue's backlog when the store can (it is
+	// taken before the store is wrapped for timing).
+	monitor voxgate.QueueMonitor
 	// crashHook is Options.Crash: nil outside crash tests.
 	crashHook func(point string)
 }
@@ -111,10 +116,10 @@ func DefaultConfig() Config {
 
 // New returns a Service over store.
 func New(store voxgate.Store, opt Options) *Service {
-	s := &Service{store: timing.WrapStore(store), log: opt.Logger, now: opt.Now, engine: opt.Engine, sealer: opt.Sealer, tokens: opt.Tokens, cfg: opt.Config, crashHook: opt.Crash}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
+	// Lines logged with a request's or a job's context carry its
+	// correlation and trace IDs.
+	s := &Service{store: timing.WrapStore(store), log: trace.Logger(opt.Logger), now: opt.Now, engine: opt.Engine, sealer: opt.Sealer, tokens: opt.Tokens, cfg: opt.Config, crashHook: opt.Crash}
+	s.monitor, _ = store.(voxgate.QueueMonitor)
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -10,7 +10,10 @@ import (
 	"voxgate/ids"
 )
 
-var _ voxgate.Queue = (*DB)(nil)
+var (
+	_ voxgate.Queue        = (*DB)(nil)
+	_ voxgate.QueueMonitor = (*DB)(nil)
+)
 
 // PutWebhook implements voxgate.Queue.
 func (s *DB) PutWebhook(ctx context.Context, w *voxgate.Webhook) error {
@@ -54,7 +57,7 @@ func optMillis(t time.Time) int64 {
 }
 
 const jobColumns = `id, tenant_id, request_uuid, kind, user_id, key_id, scope, language, device_fingerprint, device_type,
-	audio, status, attempts, available_at, claim, created_at, completed_at, params`
+	audio, status, attempts, available_at, claim, created_at, completed_at, params, correlation_id, traceparent`
 
 func scanJob(row interface{ Scan(...any) error }) (*voxgate.Job, error) {
 	var j voxgate.Job
@@ -62,7 +65,8 @@ func scanJob(row interface{ Scan(...any) error }) (*voxgate.Job, error) {
 	var avail, created int64
 	var completed sql.NullInt64
 	if err := row.Scan(&j.ID, &j.TenantID, &j.RequestUUID, &j.Kind, &j.UserID, &j.KeyID, &scope, &j.Language,
-		&j.DeviceFingerprint, &j.DeviceType, &j.Audio, &j.Status, &j.Attempts, &avail, &j.Claim, &created, &completed, &j.Params); err != nil {
+		&j.DeviceFingerprint, &j.DeviceType, &j.Audio, &j.Status, &j.Attempts, &avail, &j.Claim, &created, &completed, &j.Params,
+		&j.CorrelationID, &j.TraceParent); err != nil {
 		return nil, err
 	}
 	j.Scope = voxgate.Scope(scope)
@@ -80,11 +84,11 @@ func (s *DB) EnqueueJob(ctx context.Context, j *voxgate.Job) (*voxgate.Job, bool
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO async_jobs (id, tenant_id, request_uuid, kind, user_id, key_id, scope, language,
-		device_fingerprint, device_type, audio, status, attempts, available_at, claim, created_at, params)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, '', ?, ?)
+		device_fingerprint, device_type, audio, status, attempts, available_at, claim, created_at, params, correlation_id, traceparent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, '', ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, request_uuid) DO NOTHING`,
 		j.ID, j.TenantID, j.RequestUUID, j.Kind, j.UserID, j.KeyID, string(j.Scope), j.Language,
-		j.DeviceFingerprint, j.DeviceType, j.Audio, millis(j.AvailableAt), millis(j.CreatedAt), j.Params)
+		j.DeviceFingerprint, j.DeviceType, j.Audio, millis(j.AvailableAt), millis(j.CreatedAt), j.Params, j.CorrelationID, j.TraceParent)
 	if err != nil {
 		if isForeignKey(err) {
 			return nil, false, voxgate.Errorf(voxgate.ENOTFOUND, "organisation not found")
@@ -188,22 +192,23 @@ func (s *DB) CompleteJob(ctx context.Context, tenantID, jobID, claim string, d *
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, tenant_id, job_id, event, payload, status, attempts,
-		available_at, claim, created_at, window_start) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, '', ?, ?)`,
-		d.ID, tenantID, jobID, d.Event, d.Payload, millis(d.AvailableAt), millis(d.CreatedAt), millis(d.WindowStart)); err != nil {
+		available_at, claim, created_at, window_start, correlation_id, traceparent) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, '', ?, ?, ?, ?)`,
+		d.ID, tenantID, jobID, d.Event, d.Payload, millis(d.AvailableAt), millis(d.CreatedAt), millis(d.WindowStart),
+		d.CorrelationID, d.TraceParent); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
 const deliveryColumns = `id, tenant_id, job_id, event, payload, status, attempts, available_at, claim, last_status, last_error,
-	created_at, window_start, delivered_at`
+	created_at, window_start, delivered_at, correlation_id, traceparent`
 
 func scanDelivery(row interface{ Scan(...any) error }) (*voxgate.Delivery, error) {
 	var d voxgate.Delivery
 	var avail, created, window int64
 	var delivered sql.NullInt64
 	if err := row.Scan(&d.ID, &d.TenantID, &d.JobID, &d.Event, &d.Payload, &d.Status, &d.Attempts, &avail, &d.Claim,
-		&d.LastStatus, &d.LastError, &created, &window, &delivered); err != nil {
+		&d.LastStatus, &d.LastError, &created, &window, &delivered, &d.CorrelationID, &d.TraceParent); err != nil {
 		return nil, err
 	}
 	d.AvailableAt, d.CreatedAt, d.WindowStart, d.DeliveredAt = fromMillis(avail), fromMillis(created), fromMillis(window), timePtr(delivered)
@@ -285,6 +290,28 @@ func (s *DB) Redeliver(ctx context.Context, tenantID, id string, now time.Time) 
 		return nil, voxgate.Errorf(voxgate.ENOTFOUND, "delivery not found")
 	}
 	return d, err
+}
+
+// QueueStats implements voxgate.QueueMonitor.
+func (s *DB) QueueStats(ctx context.Context) (voxgate.QueueStats, error) {
+	var st voxgate.QueueStats
+	var oldestJob, oldestDelivery sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM async_jobs WHERE status IN ('queued', 'running')),
+		(SELECT MIN(created_at) FROM async_jobs WHERE status IN ('queued', 'running')),
+		(SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'),
+		(SELECT MIN(created_at) FROM webhook_deliveries WHERE status = 'pending')`).
+		Scan(&st.Jobs, &oldestJob, &st.Deliveries, &oldestDelivery)
+	if err != nil {
+		return st, err
+	}
+	if oldestJob.Valid {
+		st.OldestJob = fromMillis(oldestJob.Int64)
+	}
+	if oldestDelivery.Valid {
+		st.OldestDelivery = fromMillis(oldestDelivery.Int64)
+	}
+	return st, nil
 }
 
 // SweepQueue implements voxgate.Queue.

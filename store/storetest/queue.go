@@ -32,6 +32,78 @@ func runQueue(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	run("SweepQueueDropsFinishedRows", testSweepQueue)
 	run("DevicesBelongToTheProfile", testDevices)
 	run("IdentifyJobsKeepTheirParams", testIdentifyJobs)
+	run("JobsAndDeliveriesKeepTheRequestsTraceContext", testTraceContext)
+	run("QueueStatsReportTheBacklog", testQueueStats)
+}
+
+func testTraceContext(t *testing.T, s voxgate.Store, q voxgate.Queue) {
+	ctx := context.Background()
+	a := MustTenant(t, s, "a")
+	now := ms(time.Now())
+	j := newJob(a.ID, "req-trace", "alice", now)
+	j.CorrelationID = "0b9c3a52-5b59-4a8c-9b44-1f1f0e6c2d1a"
+	j.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	if _, _, err := q.EnqueueJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := q.ClaimJobs(ctx, now, time.Minute, 1)
+	if err != nil || len(claimed) != 1 || claimed[0].CorrelationID != j.CorrelationID || claimed[0].TraceParent != j.TraceParent {
+		t.Fatalf("ClaimJobs = %+v, %v", claimed, err)
+	}
+	d := newDelivery(now)
+	d.CorrelationID, d.TraceParent = j.CorrelationID, j.TraceParent
+	if err := q.CompleteJob(ctx, a.ID, j.ID, claimed[0].Claim, d, now); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := q.ClaimDeliveries(ctx, now, time.Minute, 1)
+	if err != nil || len(ds) != 1 || ds[0].CorrelationID != j.CorrelationID || ds[0].TraceParent != j.TraceParent {
+		t.Fatalf("ClaimDeliveries = %+v, %v", ds, err)
+	}
+}
+
+func testQueueStats(t *testing.T, s voxgate.Store, q voxgate.Queue) {
+	m, ok := q.(voxgate.QueueMonitor)
+	if !ok {
+		t.Skipf("%T does not implement voxgate.QueueMonitor", q)
+	}
+	ctx := context.Background()
+	st, err := m.QueueStats(ctx)
+	if err != nil || st != (voxgate.QueueStats{}) {
+		t.Fatalf("empty queue: %+v, %v", st, err)
+	}
+	a := MustTenant(t, s, "a")
+	b := MustTenant(t, s, "b")
+	now := ms(time.Now())
+	old := now.Add(-time.Hour)
+	for i, tenant := range []string{a.ID, b.ID, a.ID} {
+		created := now
+		if i == 1 {
+			created = old
+		}
+		if _, _, err := q.EnqueueJob(ctx, newJob(tenant, fmt.Sprintf("req-%d", i), "alice", created)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One job done with its delivery pending; it leaves the job backlog.
+	claimed, err := q.ClaimJobs(ctx, now, time.Minute, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimJobs = %v, %v", claimed, err)
+	}
+	d := newDelivery(now.Add(-time.Minute))
+	if err := q.CompleteJob(ctx, claimed[0].TenantID, claimed[0].ID, claimed[0].Claim, d, now); err != nil {
+		t.Fatal(err)
+	}
+	st, err = m.QueueStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Jobs != 2 || st.Deliveries != 1 || !st.OldestDelivery.Equal(d.CreatedAt) {
+		t.Fatalf("QueueStats = %+v", st)
+	}
+	// The oldest job (created an hour ago) was claimed first and is done.
+	if !st.OldestJob.Equal(now) {
+		t.Fatalf("oldest pending job created at %v, want %v", st.OldestJob, now)
+	}
 }
 
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
