@@ -6,11 +6,20 @@ GO      ?= go
 BIN     := bin/voxgate
 ADDR    ?= 127.0.0.1:8080
 DATA    ?= ./data
+MODELS  ?= ./models
+# DEGRADED=1 serves even without the VAD and deepfake models (verdicts then
+# say which checks did not run); ENROLL_SPEECH sets the seconds of net
+# speech an enrollment needs (default 10).
+DEGRADED ?=
+ENROLL_SPEECH ?= 10
 
 .PHONY: run test test-browser build deps test-deps vet fmt-check mod-check bench fuzz clean
 
+# The models are fetched (SHA-256 checked) when the folder lacks them,
+# copied from ../shared/models where that has them (no network needed).
 run: deps build
-	$(BIN) serve --addr $(ADDR) --data $(DATA)
+	@$(BIN) models pull --dir $(MODELS) --from ../shared/models || [ -n "$(DEGRADED)" ]
+	$(BIN) serve --addr $(ADDR) --data $(DATA) --models $(MODELS) --enroll-speech $(ENROLL_SPEECH) $(if $(DEGRADED),--degraded)
 
 build:
 	$(GO) build -o $(BIN) ./cmd/voxgate

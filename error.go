@@ -32,6 +32,10 @@ const (
 	EMETHODNOTALLOWED  = "method_not_allowed"
 	EWATCHLISTMATCH    = "watchlist_match"
 	EDUPLICATEVOICE    = "duplicate_voice"
+	// EMODELSMISSING: a model a verdict depends on (voice activity
+	// detection, deepfake detection) is not loaded and the server was not
+	// started in degraded mode.
+	EMODELSMISSING = "models_missing"
 )
 
 // Error is an application error: a code for machines, a message for people.

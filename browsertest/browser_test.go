@@ -95,6 +95,7 @@ func newServer(t *testing.T, ratePerMinute int) *server {
 	cfg := service.DefaultConfig()
 	cfg.RequiredSpeech = 2.5 // ten FSDD digits hold 3-5 s of speech
 	cfg.RatePerMinute, cfg.RatePerHour = ratePerMinute, 0
+	cfg.Degraded = eng.Spoof == nil // enginetest.Engine has no deepfake detector
 	svc := service.New(db, service.Options{Engine: eng, Sealer: sealer, Tokens: voicetoken.New(tokenKey), Config: cfg})
 	s := &server{t: t, eng: eng, svc: svc}
 	s.customer = httptest.NewUnstartedServer(http.HandlerFunc(s.customerSite))

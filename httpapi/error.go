@@ -34,7 +34,7 @@ func statusFor(code string) int {
 		return http.StatusLocked
 	case voxgate.ERATELIMITED:
 		return http.StatusTooManyRequests
-	case voxgate.EUNAVAILABLE:
+	case voxgate.EUNAVAILABLE, voxgate.EMODELSMISSING:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError

@@ -49,6 +49,8 @@ var verifySchema = schema{"type": "object", "required": []string{"decision", "co
 		"model_version":   schema{"type": "string"},
 		"user_id":         schema{"type": "string"},
 		"watchlist_match": matchSchema,
+		"checks_not_run": schema{"type": "array", "items": schema{"type": "string", "enum": []string{service.CheckVAD, service.CheckDeepfake}},
+			"description": "present only on a server started with --degraded: checks skipped because their model is not loaded"},
 	}}
 
 func (s *Server) registerVerify() {
@@ -57,7 +59,7 @@ func (s *Server) registerVerify() {
 		request: multipartBody(schema{"type": "object", "required": []string{"user_id", "audio"}, "properties": schema{
 			"user_id": schema{"type": "string"}, "audio": schema{"type": "string", "format": "binary"}}}),
 		response: map[int]*body{200: jsonBody(enrollSchema)},
-		errors:   []int{http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
+		errors:   []int{http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.authed(s.enroll))
 	s.handle("POST", "/v1/voice/verify", operation{
 		id: "verify", summary: "Verify a recording against the profile: one fused, explained decision", tag: "native", auth: authAPIKey,
@@ -65,7 +67,7 @@ func (s *Server) registerVerify() {
 			"user_id": schema{"type": "string"}, "phrase": schema{"type": "string"}, "audio": schema{"type": "string", "format": "binary"}}}),
 		response: map[int]*body{200: jsonBody(verifySchema)},
 		errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge,
-			http.StatusUnprocessableEntity, http.StatusLocked, http.StatusTooManyRequests},
+			http.StatusUnprocessableEntity, http.StatusLocked, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.authed(s.verify))
 }
 
@@ -143,6 +145,7 @@ type verifyResponse struct {
 	ModelVersion     string              `json:"model_version"`
 	UserID           string              `json:"user_id"`
 	WatchlistMatch   *service.VoiceMatch `json:"watchlist_match,omitempty"`
+	ChecksNotRun     []string            `json:"checks_not_run,omitempty"`
 }
 
 type phraseJSON struct {
@@ -161,6 +164,7 @@ func verifyJSON(res *service.VerifyResult) verifyResponse {
 		Insights: res.Insights, Quality: res.Quality, Learned: res.Learned,
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, ModelVersion: res.ModelVersion, UserID: res.UserID,
 		WatchlistMatch: res.WatchlistMatch,
+		ChecksNotRun:   res.ChecksNotRun,
 	}
 	if out.Insights == nil {
 		out.Insights = []string{}

@@ -810,7 +810,7 @@ func (s *Service) refusedOutcome(j *voxgate.Job, err error, reason string) outco
 	result := ResultRejected
 	switch code {
 	case voxgate.EAUDIOTOOSHORT, voxgate.EAUDIOTOOLONG, voxgate.ENOSPEECH, voxgate.ETOONOISY, voxgate.ECLIPPED,
-		voxgate.EUNSUPPORTEDFORMAT, voxgate.EPAYLOADTOOLARGE, voxgate.EINTERNAL, voxgate.EUNAVAILABLE:
+		voxgate.EUNSUPPORTEDFORMAT, voxgate.EPAYLOADTOOLARGE, voxgate.EINTERNAL, voxgate.EUNAVAILABLE, voxgate.EMODELSMISSING:
 		result = ResultInconclusive
 	}
 	switch j.Kind {

@@ -49,6 +49,7 @@ func newAsyncEnv(t *testing.T, cfg AsyncConfig) *asyncEnv {
 	sealer, _ := seal.New(bytes.Repeat([]byte{3}, 32))
 	c := DefaultConfig()
 	c.RatePerMinute, c.RatePerHour = 0, 0
+	c.Degraded = true // enginetest.Engine has no deepfake detector
 	cfg.AllowPrivate = true
 	if cfg.Poll == 0 {
 		cfg.Poll = 20 * time.Millisecond

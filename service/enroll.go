@@ -71,6 +71,9 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 	if err := s.requireEngine(); err != nil {
 		return nil, err
 	}
+	if err := s.requireChecks(); err != nil {
+		return nil, err
+	}
 	if _, err := s.store.FindProfile(ctx, a.TenantID, userID); err != nil {
 		if voxgate.ErrorCode(err) == voxgate.EPROFILENOTFOUND {
 			return nil, voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must be created with /create-profile before enrollment")

@@ -97,6 +97,11 @@ type Config struct {
 	Async AsyncConfig
 	// Budget bounds the audio work in flight on this node (admission.go).
 	Budget BudgetConfig
+	// Degraded lets enrollments and verifications run without a check
+	// whose model the engine lacks (Silero VAD, the deepfake detector);
+	// their answers then name the checks that did not run. Off, they are
+	// refused with EMODELSMISSING (checks.go).
+	Degraded bool
 }
 
 // DefaultConfig returns the shipped policies.

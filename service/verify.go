@@ -41,6 +41,9 @@ type VerifyResult struct {
 	// WatchlistMatch is the watchlist voice the recording matched (nil:
 	// none); under the tenant's "reject" policy the decision is reject.
 	WatchlistMatch *VoiceMatch
+	// ChecksNotRun names the checks skipped for want of their model
+	// (CheckVAD, CheckDeepfake; only in degraded mode).
+	ChecksNotRun []string
 }
 
 // Calibration reports the voice scores on each scale.
@@ -86,6 +89,9 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 	if err := s.requireEngine(); err != nil {
 		return nil, err
 	}
+	if err := s.requireChecks(); err != nil {
+		return nil, err
+	}
 	if err := s.rateLimit(ctx, a, req.UserID, "verify"); err != nil {
 		return nil, err
 	}
@@ -110,7 +116,7 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 	if tmpl.ModelVersion != s.engine.Speaker.Version() {
 		return nil, voxgate.Errorf(voxgate.EENROLLINCOMPLETE, "The voiceprint was made by model %s; re-enroll for %s", tmpl.ModelVersion, s.engine.Speaker.Version())
 	}
-	res := &VerifyResult{UserID: req.UserID, ModelVersion: tmpl.ModelVersion,
+	res := &VerifyResult{UserID: req.UserID, ModelVersion: tmpl.ModelVersion, ChecksNotRun: s.ChecksNotRun(),
 		LearningProgress: s.cfg.Learning.Progress(tmpl.Speech, s.cfg.RequiredSpeech, tmpl.Adaptations)}
 
 	// Cooldown and lock come before any audio work.

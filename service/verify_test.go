@@ -32,6 +32,9 @@ func bioServiceWith(t *testing.T, eng *engine.Engine, cfg Config) (*Service, vox
 	}
 	t.Cleanup(func() { db.Close() })
 	sealer, _ := seal.New(bytes.Repeat([]byte{3}, 32))
+	// The test engines leave out the deepfake detector where liveness is
+	// not under test (it costs about half a second a verification).
+	cfg.Degraded = eng != nil && eng.Spoof == nil
 	s := New(db, Options{Engine: eng, Sealer: sealer, Config: cfg})
 	return s, mustActor(t, s, "acme", voxgate.ScopeAdmin)
 }
@@ -199,6 +202,7 @@ func TestGenuineStrongAcceptsAdaptAndRevert(t *testing.T) {
 func BenchmarkVerify4s(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.RequiredSpeech, cfg.DisableLimits, cfg.RatePerMinute, cfg.RatePerHour = 5, true, 0, 0
+	cfg.Degraded = true // no deepfake detector in this engine
 	eng := enginetest.Engine(b)
 	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "voxgate.db"))
 	if err != nil {

@@ -78,12 +78,19 @@ type Puller struct {
 	Mirror string
 	// Log receives one line per file; nil is silent.
 	Log io.Writer
+	// From lists folders that may hold copies of the files (such as
+	// ../shared/models): a copy with the right hash is taken from there
+	// instead of the network, so that a machine without network access
+	// can still fill the folder.
+	From []string
 }
 
 // Pull makes dir hold every manifest file with the right hash. Files already
-// right are kept; others are downloaded to a temporary file beside the
+// right are kept; others are copied from a From folder that has them right,
+// or else downloaded; either way through a temporary file beside the
 // target, checked, and renamed into place, so that a failed or tampered
-// download never leaves a wrong file under the real name.
+// download never leaves a wrong file under the real name. A download that
+// fails says how to get the files without network.
 func (p *Puller) Pull(ctx context.Context, dir string) error {
 	for _, f := range Manifest() {
 		target := filepath.Join(dir, filepath.FromSlash(f.Path))
@@ -91,12 +98,40 @@ func (p *Puller) Pull(ctx context.Context, dir string) error {
 			p.logf("ok        %s", f.Path)
 			continue
 		}
+		if from, ok := p.copyLocal(f, target); ok {
+			p.logf("copied    %s from %s (sha256 ok)", f.Path, from)
+			continue
+		}
 		if err := p.fetch(ctx, f, target); err != nil {
-			return fmt.Errorf("%s: %w", f.Path, err)
+			if errors.Is(err, ErrChecksum) {
+				return fmt.Errorf("%s: %w", f.Path, err)
+			}
+			return fmt.Errorf("%s: %w\ncould not download it (no network?): copy the model files into %s by hand (`voxgate models verify` checks them), or pull --from a folder that has them, or --mirror a reachable copy", f.Path, err, dir)
 		}
 		p.logf("fetched   %s (%d bytes, sha256 ok)", f.Path, f.Size)
 	}
 	return nil
+}
+
+// copyLocal copies f from the first From folder holding it with the right
+// hash, through a temporary file renamed into place.
+func (p *Puller) copyLocal(f File, target string) (string, bool) {
+	for _, dir := range p.From {
+		src := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if checkFile(src, f) != nil {
+			continue
+		}
+		in, err := os.Open(src)
+		if err != nil {
+			continue
+		}
+		err = writeChecked(in, f, target)
+		in.Close()
+		if err == nil {
+			return dir, true
+		}
+	}
+	return "", false
 }
 
 func (p *Puller) logf(format string, args ...any) {
@@ -129,6 +164,12 @@ func (p *Puller) fetch(ctx context.Context, f File, target string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", p.url(f), resp.Status)
 	}
+	return writeChecked(resp.Body, f, target)
+}
+
+// writeChecked writes r to target through a temporary file beside it,
+// renamed into place only when its size and SHA-256 match f.
+func writeChecked(r io.Reader, f File, target string) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
@@ -140,7 +181,7 @@ func (p *Puller) fetch(ctx context.Context, f File, target string) error {
 	h := sha256.New()
 	// Read one byte past the declared size to notice an oversize answer
 	// without reading an unbounded body.
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, f.Size+1))
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, f.Size+1))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -84,3 +84,46 @@ func TestPullRefusesTamperedFile(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", left)
 	}
 }
+
+func TestPullCopiesVerifiedFilesWithoutNetwork(t *testing.T) {
+	dir := t.TempDir()
+	var log strings.Builder
+	// Nothing listens on port 1: every download would fail.
+	p := &Puller{Mirror: "http://127.0.0.1:1", Log: &log, From: []string{t.TempDir(), filepath.Join(shared.Dir(t), "models")}}
+	if err := p.Pull(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if errs := Verify(dir); len(errs) > 0 {
+		t.Fatalf("after pull: %v", errs)
+	}
+	if strings.Count(log.String(), "copied") != len(Manifest()) {
+		t.Fatalf("log: %s", log.String())
+	}
+}
+
+func TestPullWithoutNetworkOrCopiesSaysWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	p := &Puller{Mirror: "http://127.0.0.1:1", From: []string{t.TempDir()}}
+	err := p.Pull(context.Background(), dir)
+	if err == nil || !strings.Contains(err.Error(), "no network?") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Pull = %v", err)
+	}
+}
+
+func TestPullDoesNotCopyAWrongFile(t *testing.T) {
+	from := t.TempDir()
+	f := Manifest()[0]
+	bad := filepath.Join(from, filepath.FromSlash(f.Path))
+	os.MkdirAll(filepath.Dir(bad), 0o755)
+	os.WriteFile(bad, []byte("not the model"), 0o644)
+	srv := mirror(t, "")
+	dir := t.TempDir()
+	var log strings.Builder
+	p := &Puller{Client: srv.Client(), Mirror: srv.URL, Log: &log, From: []string{from}}
+	if err := p.Pull(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "fetched   "+f.Path) {
+		t.Fatalf("a wrong local copy was used:\n%s", log.String())
+	}
+}
