@@ -23,8 +23,8 @@ import (
 )
 
 // startServerArgs runs `voxgate serve` on a random port, in an empty
-// working folder (no ./models or ../shared/models: models are optional),
-// with extra flags, and returns its base URL, the running command and its
+// working folder (no ./models or ../shared/models: not ready for verdicts
+// unless the flags say --degraded), with extra flags, and returns its base URL, the running command and its
 // log lines.
 func startServerArgs(t *testing.T, data string, extra ...string) (string, *exec.Cmd, *syncLog) {
 	t.Helper()
@@ -159,7 +159,8 @@ func TestWebhookSurvivesKillDuringDelivery(t *testing.T) {
 	defer recv.Close()
 	defer close(release)
 
-	flags := []string{"--webhook-allow-private", "--webhook-timeout", "2s"}
+	// No models in the test's working folder: the verdicts run degraded.
+	flags := []string{"--webhook-allow-private", "--webhook-timeout", "2s", "--degraded"}
 	base, cmd, logs := startServerArgs(t, data, flags...)
 	st, body := doJSON(t, "PUT", base+"/organisations/acme/webhook", created.Key, map[string]string{"url": recv.URL + "/hook"})
 	if st != 200 {

@@ -14,16 +14,16 @@ import (
 )
 
 func runAudio(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "inspect" {
-		fmt.Fprintln(stderr, "usage: voxgate audio inspect FILE [--json] [--models DIR]")
-		return errUsage
+	_, args, err := subcommand("audio", []string{"inspect"}, args, stdout)
+	if err != nil {
+		return err
 	}
-	fs := newFlags("audio inspect", stderr)
+	fs := newFlags("audio inspect", stdout)
 	asJSON := fs.Bool("json", false, "print JSON")
 	modelsDir := fs.String("models", envOr("VOXGATE_MODELS", ""), "models `DIR` (for the Silero VAD; default ./models, then ../shared/models)")
 	// Accept the file before or after the flags.
 	var file string
-	rest := args[1:]
+	rest := args
 	if len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-' {
 		file, rest = rest[0], rest[1:]
 	}
@@ -37,8 +37,7 @@ func runAudio(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		file = fs.Arg(0)
 	}
 	if file == "" {
-		fmt.Fprintln(stderr, "usage: voxgate audio inspect FILE [--json] [--models DIR]")
-		return errUsage
+		return usagef("audio inspect", "audio inspect needs a FILE")
 	}
 	dir, err := resolveModels(*modelsDir)
 	if err != nil {

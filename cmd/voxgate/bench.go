@@ -32,16 +32,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "soak" {
 		return runSoak(ctx, args[1:], stdout, stderr) // soak.go
 	}
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "enroll") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, benchUsage)
-			return nil
-		}
-		fmt.Fprintln(stderr, benchUsage)
-		return errUsage
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, benchUsage)
+		return errHelp
 	}
-	kind := args[0]
-	fs := newFlags("bench "+kind, stderr)
+	kind, args, err := subcommand("bench", []string{"verify", "enroll", "identify", "soak"}, args, stdout)
+	if err != nil {
+		return err
+	}
+	fs := newFlags("bench "+kind, stdout)
 	var o benchOptions
 	fs.StringVar(&o.url, "url", "", "target a running server at `URL` (default: start one on a free loopback port with a fresh data folder, rate limits off and --server-timing)")
 	fs.StringVar(&o.key, "key", envOr("VOXGATE_KEY", ""), "admin API `KEY` for --url (env VOXGATE_KEY)")
@@ -55,19 +54,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&o.probe, "probe", 4*time.Second, "length of each verification probe")
 	fs.DurationVar(&o.enroll, "enroll", 14*time.Second, "audio in each user's first enrollment sample (more samples follow until the profile is enrolled)")
 	fs.BoolVar(&o.asJSON, "json", false, "print JSON")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
 		}
 		return err
 	}
 	if o.n < 1 || o.c < 1 || o.runs < 1 || o.warmup < 0 || o.probe < time.Second || o.enroll < time.Second {
-		fmt.Fprintln(stderr, "voxgate bench: -n, -c and --runs must be positive, --probe and --enroll at least 1s")
-		return errUsage
+		return usagef("bench "+kind, "-n, -c and --runs must be positive, --probe and --enroll at least 1s")
 	}
 	if o.url != "" && o.key == "" {
-		fmt.Fprintln(stderr, "voxgate bench: --url needs --key (an admin key of the target server)")
-		return errUsage
+		return usagef("bench "+kind, "--url needs --key (an admin key of the target server)")
 	}
 	target, err := benchTarget(ctx, o, stderr)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 //
 //	voxgate bench identify [--gallery N] [--probes P] [--json]
 func runBenchIdentify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench identify", stderr)
+	fs := newFlags("bench identify", stdout)
 	n := fs.Int("gallery", 10_000, "voices in the synthetic gallery")
 	probes := fs.Int("probes", 50, "searches timed")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -31,8 +31,7 @@ func runBenchIdentify(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	if *n < 1 || *probes < 1 {
-		fmt.Fprintln(stderr, "voxgate bench identify: --gallery and --probes must be positive")
-		return errUsage
+		return usagef("bench identify", "--gallery and --probes must be positive")
 	}
 	r, err := benchIdentify(ctx, *n, *probes)
 	if err != nil {

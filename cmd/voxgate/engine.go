@@ -12,6 +12,7 @@ import (
 	"voxgate/antispoof"
 	"voxgate/audio"
 	"voxgate/engine"
+	"voxgate/httpapi"
 	"voxgate/phrase"
 	"voxgate/seal"
 )
@@ -25,21 +26,29 @@ type engineBundle struct {
 	models string
 }
 
-// readiness returns one /readyz check per engine component: a component
-// the models folder should have provided but did not load is not ready.
-func (b engineBundle) readiness() map[string]func(context.Context) error {
+// readiness returns one /readyz check per engine component. A model a
+// verdict depends on (Silero VAD, the deepfake detector) that is not
+// loaded makes the server not ready, unless the operator started it with
+// --degraded: then the check reports the degradation without failing.
+func (b engineBundle) readiness(degraded bool) map[string]func(context.Context) error {
 	missing := func(what string) func(context.Context) error {
-		return func(context.Context) error {
-			return fmt.Errorf("%s not loaded from models folder %q (run `voxgate models pull`)", what, b.models)
+		where := fmt.Sprintf("models folder %q", b.models)
+		if b.models == "" {
+			where = "any models folder (none found: ./models, ../shared/models)"
 		}
+		err := fmt.Errorf("%s not loaded from %s: run `voxgate models pull`, or serve with --degraded to accept verdicts without it", what, where)
+		if degraded {
+			err = httpapi.Degraded(fmt.Errorf("%s not loaded; serving with --degraded: verdicts say the check did not run", what))
+		}
+		return func(context.Context) error { return err }
 	}
 	ok := func(context.Context) error { return nil }
 	checks := map[string]func(context.Context) error{"speaker": ok, "vad": ok, "antispoof": ok, "phrase": ok}
-	if b.models != "" && b.VAD == nil {
+	if b.VAD == nil {
 		checks["vad"] = missing("Silero VAD")
 	}
-	if b.models != "" && b.Spoof == nil {
-		checks["antispoof"] = missing("AASIST")
+	if b.Spoof == nil {
+		checks["antispoof"] = missing("the deepfake detector (AASIST)")
 	}
 	if b.Phrase == nil {
 		checks["phrase"] = func(context.Context) error {

@@ -31,7 +31,7 @@ type evalOptions struct {
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", stderr)
+	fs := newFlags("eval", stdout)
 	var o evalOptions
 	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object")
 	fs.BoolVar(&o.outsiders, "outsiders", false, "score each nontarget trial in a tenant where the impostor is not enrolled (outsider impostors; one extra enrollment of the set per impostor)")
@@ -55,8 +55,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		args = fs.Args()[1:]
 	}
 	if len(dirs) == 0 {
-		fmt.Fprintln(stderr, "usage: voxgate eval SETDIR... [--json] [--outsiders] [--identify=false] [--plot FILE.png] [--models DIR] [--far 0.01]")
-		return errUsage
+		return usagef("eval", "eval needs at least one SETDIR")
 	}
 	modelsDir, err := resolveModels(o.models)
 	if err != nil {

@@ -15,17 +15,17 @@ import (
 )
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: voxgate keys create|list|revoke [flags]")
-		return errUsage
+	sub, args, err := subcommand("keys", []string{"create", "list", "revoke"}, args, stdout)
+	if err != nil {
+		return err
 	}
-	fs := newFlags("keys "+args[0], stderr)
+	fs := newFlags("keys "+sub, stdout)
 	data := fs.String("data", envOr("VOXGATE_DATA", "./data"), "data `DIR` (env VOXGATE_DATA)")
 	tenant := fs.String("tenant", "", "tenant `NAME` (or ID)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	var scope, label, id string
 	var ttl time.Duration
-	switch args[0] {
+	switch sub {
 	case "create":
 		fs.StringVar(&scope, "scope", "admin", "key scope: admin or verify")
 		fs.StringVar(&label, "label", "", "a note to recognise the key by")
@@ -33,19 +33,15 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "list":
 	case "revoke":
 		fs.StringVar(&id, "id", "", "the key `ID` to revoke")
-	default:
-		fmt.Fprintf(stderr, "voxgate keys: unknown action %q (create|list|revoke)\n", args[0])
-		return errUsage
 	}
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
 		}
 		return err
 	}
 	if *tenant == "" {
-		fmt.Fprintln(stderr, "voxgate keys: --tenant is required")
-		return errUsage
+		return usagef("keys "+sub, "--tenant is required")
 	}
 	db, err := openStore(ctx, *data)
 	if err != nil {
@@ -54,7 +50,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer db.Close()
 	svc := service.New(db, service.Options{Logger: slog.New(slog.DiscardHandler)})
 
-	switch args[0] {
+	switch sub {
 	case "create":
 		nk, err := svc.CreateKey(ctx, *tenant, voxgate.Scope(scope), label, ttl)
 		if err != nil {
@@ -98,8 +94,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			id = fs.Arg(0)
 		}
 		if id == "" {
-			fmt.Fprintln(stderr, "voxgate keys revoke: --id is required")
-			return errUsage
+			return usagef("keys revoke", "--id is required")
 		}
 		if err := svc.RevokeKey(ctx, *tenant, id); err != nil {
 			return errors.New(voxgate.ErrorMessage(err))

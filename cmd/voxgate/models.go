@@ -5,25 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"voxgate/weights"
 )
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "pull" && args[0] != "verify") {
-		fmt.Fprintln(stderr, "usage: voxgate models pull|verify [--dir DIR] [--mirror URL]")
-		return errUsage
+	sub, args, err := subcommand("models", []string{"pull", "verify"}, args, stdout)
+	if err != nil {
+		return err
 	}
-	fs := newFlags("models "+args[0], stderr)
+	fs := newFlags("models "+sub, stdout)
 	dir := fs.String("dir", envOr("VOXGATE_MODELS", "models"), "models `DIR` to fill or check")
 	mirror := fs.String("mirror", "", "`URL` replacing https://raw.githubusercontent.com (a proxy or mirror)")
-	if err := parse(fs, args[1:]); err != nil {
+	from := fs.String("from", "", "comma-separated `DIRS` whose files, when their SHA-256 is right, are copied instead of downloaded (e.g. ../shared/models; for machines without network)")
+	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
 		}
 		return err
 	}
-	if args[0] == "verify" {
+	if sub == "verify" {
 		errs := weights.Verify(*dir)
 		for _, err := range errs {
 			fmt.Fprintln(stderr, err)
@@ -34,6 +36,9 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "all %d model files present with the right SHA-256 in %s\n", len(weights.Manifest()), *dir)
 		return nil
 	}
-	p := &weights.Puller{Mirror: *mirror, Log: stdout}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	p := &weights.Puller{Mirror: *mirror, Log: stdout, From: splitList(*from)}
 	return p.Pull(ctx, *dir)
 }

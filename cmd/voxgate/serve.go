@@ -53,10 +53,16 @@ type config struct {
 	// serverTiming sends per-stage durations in a Server-Timing header
 	// (what `voxgate bench` reads).
 	serverTiming bool
+	// logLevel is the lowest level logged: debug, info, warn or error.
+	logLevel string
+	// degraded serves even when a model a verdict depends on is missing;
+	// enrollSpeech is the net speech, seconds, an enrollment needs.
+	degraded     bool
+	enrollSpeech float64
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
+	fs := newFlags("serve", stdout)
 	var cfg config
 	fs.StringVar(&cfg.addr, "addr", envOr("VOXGATE_ADDR", "127.0.0.1:8080"), "listen address `HOST:PORT` (env VOXGATE_ADDR)")
 	fs.StringVar(&cfg.data, "data", envOr("VOXGATE_DATA", "./data"), "data `DIR`: database, keys (env VOXGATE_DATA)")
@@ -76,6 +82,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.analyses, "analyses", 0, "voice analyses run at once (0: two per CPU core); past it requests queue, then get 503 with Retry-After")
 	fs.DurationVar(&cfg.queueWait, "queue-wait", 5*time.Second, "how long a request may queue for the audio budget or an analysis slot")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxy", envOr("VOXGATE_TRUSTED_PROXY", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client (access log, failed-login throttle); default none: the peer is the client (env VOXGATE_TRUSTED_PROXY)")
+	fs.StringVar(&cfg.logLevel, "log-level", envOr("VOXGATE_LOG_LEVEL", "info"), "lowest `LEVEL` logged: debug, info, warn or error (env VOXGATE_LOG_LEVEL)")
+	fs.BoolVar(&cfg.degraded, "degraded", envOr("VOXGATE_DEGRADED", "") == "1", "serve even without Silero VAD or the deepfake detector: /readyz passes and verify answers name the checks that did not run (env VOXGATE_DEGRADED=1; default: not ready, and enroll/verify answer 503 models_missing)")
+	fs.Float64Var(&cfg.enrollSpeech, "enroll-speech", 10, "net speech, `SECONDS`, an enrollment must collect (2-120)")
 	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
@@ -83,7 +92,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if cfg.enrollSpeech < 2 || cfg.enrollSpeech > 120 {
+		return usagef("serve", "--enroll-speech must be between 2 and 120 seconds, not %g", cfg.enrollSpeech)
+	}
+	log, err := newLogger(stderr, cfg.logLevel)
+	if err != nil {
+		return usagef("serve", "--log-level: %v", err)
+	}
 	return serve(ctx, cfg, log, nil)
 }
 
@@ -151,6 +166,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg := service.DefaultConfig()
 	scfg.RatePerMinute, scfg.RatePerHour = cfg.ratePerMinute, cfg.ratePerHour
 	scfg.DemoKeys = cfg.demoKeys
+	scfg.Degraded = cfg.degraded
+	if cfg.enrollSpeech > 0 {
+		scfg.RequiredSpeech = cfg.enrollSpeech
+	}
 	scfg.Async.AllowPrivate = cfg.webhookAllowPrivate
 	scfg.Async.Timeout = cfg.webhookTimeout
 	scfg.Async.SecretOverlap = cfg.webhookOverlap
@@ -158,7 +177,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.Async.JobLease = cfg.jobLease
 	scfg.Budget = service.BudgetConfig{AudioBytes: cfg.audioBudgetMB << 20, Analyses: cfg.analyses, Wait: cfg.queueWait}
 	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg, Crash: crashHook(log)})
-	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming, TrustedProxies: trusted})
+	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(cfg.degraded), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming, TrustedProxies: trusted})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -173,7 +192,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("voxgate listening", "addr", ln.Addr().String(), "data", cfg.data, "models", models, "engine", eng.String(), "version", version)
+	log.Info("voxgate listening", "addr", ln.Addr().String(), "data", cfg.data, "models", models, "engine", eng.String(), "version", version,
+		"degraded", cfg.degraded, "enroll_speech_s", scfg.RequiredSpeech)
+	if missing := svc.ChecksNotRun(); len(missing) > 0 && !cfg.degraded {
+		log.Error("not ready: checks a verdict needs have no model; enroll and verify answer 503 models_missing (run `voxgate models pull`, or serve with --degraded)", "missing", missing)
+	} else if len(missing) > 0 {
+		log.Warn("serving degraded: verdicts are given without these checks", "missing", missing)
+	}
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
@@ -187,7 +212,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "grace", cfg.shutdownGrace)
+	log.Info("shutting down: finishing in-flight requests", "grace_ms", cfg.shutdownGrace.Milliseconds())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

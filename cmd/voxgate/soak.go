@@ -32,7 +32,7 @@ type soakConfig struct {
 }
 
 func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench soak", stderr)
+	fs := newFlags("bench soak", stdout)
 	var cfg soakConfig
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Minute, "how long the load runs")
 	fs.Float64Var(&cfg.rate, "rate", 0, "requests per second (0: twice the capacity measured first)")

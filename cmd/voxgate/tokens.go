@@ -25,26 +25,23 @@ import (
 )
 
 func runTokens(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: voxgate tokens mint|verify|keygen [flags]")
-		return errUsage
+	sub, args, err := subcommand("tokens", []string{"mint", "verify", "keygen"}, args, stdout)
+	switch {
+	case err != nil:
+		return err
+	case sub == "mint":
+		return tokensMint(args, stdout, stderr)
+	case sub == "verify":
+		return tokensVerify(args, stdout, stderr)
+	default:
+		return tokensKeygen(args, stdout, stderr)
 	}
-	switch args[0] {
-	case "mint":
-		return tokensMint(args[1:], stdout, stderr)
-	case "verify":
-		return tokensVerify(args[1:], stdout, stderr)
-	case "keygen":
-		return tokensKeygen(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "voxgate tokens: unknown action %q (mint|verify|keygen)\n", args[0])
-	return errUsage
 }
 
 // tokensMint signs a token with the operator's key, as the operator's
 // identity system would, for tests and integration work.
 func tokensMint(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tokens mint", stderr)
+	fs := newFlags("tokens mint", stdout)
 	role := fs.String("role", "", "admin or user")
 	sub := fs.String("sub", "", "the token's subject: the end user (role user) or the administrator (role admin)")
 	tenant := fs.String("tenant", "", "tenant `NAME` (or ID)")
@@ -63,14 +60,11 @@ func tokensMint(args []string, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case *role != string(jwtauth.RoleAdmin) && *role != string(jwtauth.RoleUser):
-		fmt.Fprintln(stderr, "voxgate tokens mint: --role admin or --role user is required")
-		return errUsage
+		return usagef("tokens mint", "--role admin or --role user is required")
 	case *sub == "" || *tenant == "":
-		fmt.Fprintln(stderr, "voxgate tokens mint: --sub and --tenant are required")
-		return errUsage
+		return usagef("tokens mint", "--sub and --tenant are required")
 	case *ttl <= 0:
-		fmt.Fprintln(stderr, "voxgate tokens mint: --ttl must be positive")
-		return errUsage
+		return usagef("tokens mint", "--ttl must be positive")
 	}
 	if err := voxgate.ValidateUserID(*sub); err != nil {
 		return fmt.Errorf("--sub: %s", voxgate.ErrorMessage(err))
@@ -90,8 +84,7 @@ func tokensMint(args []string, stdout, stderr io.Writer) error {
 			key, err = jwtauth.HMACKey(secret)
 		}
 	default:
-		fmt.Fprintln(stderr, "voxgate tokens mint: give --key FILE (RS256/ES256/EdDSA private key) or --secret-file FILE (HS256)")
-		return errUsage
+		return usagef("tokens mint", "give --key FILE (RS256/ES256/EdDSA private key) or --secret-file FILE (HS256)")
 	}
 	if err != nil {
 		return err
@@ -117,7 +110,7 @@ func tokensMint(args []string, stdout, stderr io.Writer) error {
 // tokensVerify checks a token as `voxgate serve` would with the same
 // --jwt-* flags (except the tenant lookup) and prints its claims.
 func tokensVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tokens verify", stderr)
+	fs := newFlags("tokens verify", stdout)
 	var jc jwtConfig
 	jc.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -127,16 +120,14 @@ func tokensVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: voxgate tokens verify [--jwt-... flags] TOKEN (- reads it from stdin)")
-		return errUsage
+		return usagef("tokens verify", "tokens verify needs one TOKEN (- reads it from stdin)")
 	}
 	v, err := jc.verifier(context.Background(), nil)
 	if err != nil {
 		return err
 	}
 	if v == nil {
-		fmt.Fprintln(stderr, "voxgate tokens verify: give --jwt-hs256-secret-file, --jwt-public-keys or --jwt-jwks-url")
-		return errUsage
+		return usagef("tokens verify", "give --jwt-hs256-secret-file, --jwt-public-keys or --jwt-jwks-url")
 	}
 	tok := fs.Arg(0)
 	if tok == "-" {
@@ -164,7 +155,7 @@ func tokensVerify(args []string, stdout, stderr io.Writer) error {
 // read them; the key's name (kid) is in the JWKS: --kid, else the key's
 // RFC 7638 thumbprint, which `tokens mint --key FILE` puts in its tokens.
 func tokensKeygen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tokens keygen", stderr)
+	fs := newFlags("tokens keygen", stdout)
 	alg := fs.String("alg", jwtauth.AlgEdDSA, "HS256, RS256, ES256 or EdDSA")
 	out := fs.String("out", "", "write the secret or private key to `FILE` (and the public key to FILE.pub, a JWKS to FILE.jwks)")
 	kid := fs.String("kid", "", "name the key in FILE.jwks (default: its RFC 7638 thumbprint)")
@@ -175,8 +166,7 @@ func tokensKeygen(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *out == "" {
-		fmt.Fprintln(stderr, "voxgate tokens keygen: --out FILE is required")
-		return errUsage
+		return usagef("tokens keygen", "--out FILE is required")
 	}
 	var priv crypto.Signer
 	switch *alg {
@@ -207,8 +197,7 @@ func tokensKeygen(args []string, stdout, stderr io.Writer) error {
 		}
 		priv = k
 	default:
-		fmt.Fprintf(stderr, "voxgate tokens keygen: --alg must be HS256, RS256, ES256 or EdDSA, not %q\n", *alg)
-		return errUsage
+		return usagef("tokens keygen", "--alg must be HS256, RS256, ES256 or EdDSA, not %q", *alg)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
