@@ -24,8 +24,8 @@ import (
 
 // startServerArgs runs `voxgate serve` on a random port, in an empty
 // working folder (no ./models or ../shared/models: not ready for verdicts
-// unless the flags say --degraded), with extra flags, and returns its base URL, the running command and its
-// log lines.
+// unless the flags say --degraded), with extra flags, and returns its base
+// URL, the running command and its log lines.
 func startServerArgs(t *testing.T, data string, extra ...string) (string, *exec.Cmd, *syncLog) {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, extra...)

@@ -192,13 +192,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("voxgate listening", "addr", ln.Addr().String(), "data", cfg.data, "models", models, "engine", eng.String(), "version", version,
-		"degraded", cfg.degraded, "enroll_speech_s", scfg.RequiredSpeech)
 	if missing := svc.ChecksNotRun(); len(missing) > 0 && !cfg.degraded {
 		log.Error("not ready: checks a verdict needs have no model; enroll and verify answer 503 models_missing (run `voxgate models pull`, or serve with --degraded)", "missing", missing)
 	} else if len(missing) > 0 {
 		log.Warn("serving degraded: verdicts are given without these checks", "missing", missing)
 	}
+	log.Info("voxgate listening", "addr", ln.Addr().String(), "data", cfg.data, "models", models, "engine", eng.String(), "version", version,
+		"degraded", cfg.degraded, "enroll_speech_s", scfg.RequiredSpeech)
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
