@@ -19,6 +19,7 @@ func twoNodes(t *testing.T, cfg Config) (a, b *Service, actorA, actorB voxgate.A
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "voxgate.db")
 	eng := enginetest.Engine(t)
+	cfg.Degraded = true // enginetest.Engine has no deepfake detector
 	sealer, _ := seal.New(bytes.Repeat([]byte{3}, 32))
 	var nodes [2]*Service
 	for i := range nodes {
