@@ -78,7 +78,8 @@ type crashServer struct {
 func startCrashServer(t *testing.T, data string, env []string) *crashServer {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data", data,
-		"--webhook-allow-private", "--webhook-timeout", "2s", "--job-lease", "2s", "--rate-minute", "0", "--rate-hour", "0")
+		"--webhook-allow-private", "--webhook-timeout", "2s", "--job-lease", "2s", "--rate-minute", "0", "--rate-hour", "0",
+		"--degraded") // no VAD or deepfake model here
 	cmd.Dir = t.TempDir() // no models folder: the embedded speaker model only
 	cmd.Env = append(os.Environ(), env...)
 	stderr, _ := cmd.StderrPipe()
