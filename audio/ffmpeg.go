@@ -21,9 +21,10 @@ import (
 const stderrCap = 32 << 10
 
 // decodeFFmpeg decodes data through an ffmpeg subprocess (no shell): the
-// input goes in on stdin (MP4 through a private temporary file, since its
-// index may sit at the end and a pipe cannot seek back to it), mono 16 kHz
-// float32 comes out on stdout. The run is bounded by d.Timeout, one thread,
+// input goes in on stdin, mono 16 kHz float32 comes out on stdout. The
+// upload never reaches the disk: MP4, whose index (moov) may sit at the end
+// where a pipe cannot seek back to it, goes through an anonymous memory file
+// (see memInput) that ffmpeg opens and seeks like a file. The run is bounded by d.Timeout, one thread,
 // and an output cap of MaxDuration worth of samples past which ffmpeg is
 // killed and ErrTooLong returned. Codec, rate and channel count of the
 // original come from ffmpeg's description of the input stream on stderr.
@@ -38,20 +39,18 @@ func (d *Decoder) decodeFFmpeg(ctx context.Context, data []byte, format Format) 
 
 	input := "pipe:0"
 	var stdin io.Reader = bytes.NewReader(data)
+	var extra []*os.File
 	if format == MP4 {
-		f, err := os.CreateTemp("", "voxgate-audio-*.m4a")
+		f, err := memInput(data)
 		if err != nil {
-			return nil, fmt.Errorf("audio: temporary file for ffmpeg: %w", err)
+			return nil, fmt.Errorf("audio: memory file for ffmpeg: %w", err)
 		}
-		defer os.Remove(f.Name())
-		_, werr := f.Write(data)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
+		if f != nil { // nil: no memory files here; MP4 with its index first still streams
+			defer f.Close()
+			// The child gets f as descriptor 3 and reopens it through
+			// /proc, which gives ffmpeg its own offset to seek with.
+			input, stdin, extra = "file:/proc/self/fd/3", nil, []*os.File{f}
 		}
-		if werr != nil {
-			return nil, fmt.Errorf("audio: temporary file for ffmpeg: %w", werr)
-		}
-		input, stdin = "file:"+f.Name(), nil
 	}
 	// The demuxer is forced to the detected container and only the pipe and
 	// file protocols are allowed, so no input can steer ffmpeg into playlist
@@ -63,6 +62,7 @@ func (d *Decoder) decodeFFmpeg(ctx context.Context, data []byte, format Format) 
 		"-map", "0:a:0", "-vn", "-sn", "-dn",
 		"-ac", "1", "-ar", strconv.Itoa(Rate), "-f", "f32le", "-threads", "1", "pipe:1")
 	cmd.Stdin = stdin
+	cmd.ExtraFiles = extra
 	stderr := &capWriter{max: stderrCap}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = time.Second
