@@ -49,6 +49,10 @@ type Error struct {
 	RetryAfter time.Duration
 	// Scope names the limit that was hit ("minute", "hour"...).
 	Scope string
+	// Cause is what went wrong underneath (a parser's or a library's own
+	// words), for the operator's log only: it never reaches the client,
+	// whose Message must not depend on library internals.
+	Cause error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("voxgate: code=%s message=%s", e.Code, e.Message) }

@@ -135,9 +135,13 @@ func decodeError(err error, dec *audio.Decoder) error {
 	case errors.Is(err, audio.ErrTooLong):
 		return voxgate.Errorf(voxgate.EPAYLOADTOOLARGE, "audio longer than %.0f s", maxDuration(dec).Seconds())
 	case errors.Is(err, audio.ErrUnsupportedFormat):
-		return voxgate.Errorf(voxgate.EUNSUPPORTEDFORMAT, "Unsupported audio format. Send WAV, FLAC, MP3, OGG/Opus, AAC/M4A or WebM.")
+		return &voxgate.Error{Code: voxgate.EUNSUPPORTEDFORMAT, Message: "Unsupported audio format. Send WAV, FLAC, MP3, OGG/Opus, AAC/M4A or WebM.", Cause: err}
+	case errors.Is(err, audio.ErrCorrupt) && errors.Is(err, context.DeadlineExceeded):
+		return &voxgate.Error{Code: voxgate.EUNSUPPORTEDFORMAT, Message: "The audio could not be decoded in time: the file is damaged or too complex.", Cause: err}
 	case errors.Is(err, audio.ErrCorrupt):
-		return voxgate.Errorf(voxgate.EUNSUPPORTEDFORMAT, "The audio could not be decoded: %s", err.Error())
+		// The decoders' own words ("meta.Block.Parse: reserved block
+		// type") go to the log through Cause, not to the client.
+		return &voxgate.Error{Code: voxgate.EUNSUPPORTEDFORMAT, Message: "The audio could not be decoded: the file is damaged or holds no audio.", Cause: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	default:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -143,5 +144,26 @@ func TestEnergyFallbackFindsSpeech(t *testing.T) {
 	fb := (&Analyzer{}).Measure(a.Clip)
 	if math.Abs(fb.SpeechSeconds-a.SpeechSeconds) > 0.6 {
 		t.Fatalf("energy fallback found %.2fs of speech, Silero %.2fs", fb.SpeechSeconds, a.SpeechSeconds)
+	}
+}
+
+// TestDecodeErrorsKeepLibraryInternalsForTheLog sends a FLAC whose first
+// metadata block has a reserved type: the client's message is voxgate's
+// own, and the parser's words stay in the error's Cause, for the log.
+func TestDecodeErrorsKeepLibraryInternalsForTheLog(t *testing.T) {
+	data := append([]byte("fLaC\x87\x00\x00\x04"), make([]byte, 200)...)
+	_, err := (&Analyzer{}).Analyze(context.Background(), data)
+	if voxgate.ErrorCode(err) != voxgate.EUNSUPPORTEDFORMAT {
+		t.Fatalf("code %q (%v), want %s", voxgate.ErrorCode(err), err, voxgate.EUNSUPPORTEDFORMAT)
+	}
+	msg := voxgate.ErrorMessage(err)
+	for _, internal := range []string{"meta.", "Block", "reserved", "FLAC header", "audio:"} {
+		if strings.Contains(msg, internal) {
+			t.Errorf("client message %q exposes %q", msg, internal)
+		}
+	}
+	var e *voxgate.Error
+	if !errors.As(err, &e) || e.Cause == nil || !strings.Contains(e.Cause.Error(), "reserved") {
+		t.Fatalf("the parser's detail is lost for the log: %#v", err)
 	}
 }

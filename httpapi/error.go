@@ -70,6 +70,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+999_999_999)/1_000_000_000), 10))
 		}
 		body.Scope = e.Scope
+		if e.Cause != nil && rc.logErr == nil {
+			rc.logErr = e.Cause // the operator's detail; the client gets Message
+		}
 	}
 	rc.code = code
 	writeJSON(w, status, body)
