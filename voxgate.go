@@ -18,8 +18,9 @@ const (
 	// ScopeAdmin may do everything within its tenant: manage profiles,
 	// enroll, verify, read usage and audit.
 	ScopeAdmin Scope = "admin"
-	// ScopeVerify may create profiles, enroll and verify, but not read the
-	// audit log or administer the tenant.
+	// ScopeVerify may create profiles, enroll and verify, but not delete
+	// profiles, read the audit log or learning data, or administer the
+	// tenant.
 	ScopeVerify Scope = "verify"
 )
 
@@ -109,6 +110,37 @@ func (a Actor) RequireAdmin() error {
 		return Errorf(EFORBIDDEN, "this operation needs an admin key")
 	}
 	return nil
+}
+
+// RequireFlow returns EFORBIDDEN unless the actor may run an operation of
+// the named browser flow. Keys and end-user tokens may run any; a client
+// token only the flow it was minted for. flow "" names the operations
+// outside every browser flow (the verify decision without a challenge,
+// voice tokens, usage, the asynchronous and voice-ID APIs), which no
+// client token may run.
+func (a Actor) RequireFlow(flow string) error {
+	if a.TenantID == "" {
+		return Errorf(EUNAUTHORIZED, "Invalid or inactive API key")
+	}
+	if a.Flow != "" && a.Flow != flow {
+		return Errorf(EFORBIDDEN, "this client token is for the %s flow only", a.Flow)
+	}
+	return nil
+}
+
+// CanManage returns nil if the actor may delete user userID's profile:
+// an admin key or admin token for any user of its tenant, an end-user
+// token for its own profile (self-service erasure). A verify key or a
+// client token may not (EFORBIDDEN).
+func (a Actor) CanManage(userID string) error {
+	if a.TenantID == "" {
+		return Errorf(EUNAUTHORIZED, "Invalid or inactive API key")
+	}
+	endUser := a.Subject != "" && a.Flow == ""
+	if a.Flow != "" || (a.Scope != ScopeAdmin && !endUser) {
+		return Errorf(EFORBIDDEN, "this operation needs an admin key")
+	}
+	return a.CanActOn(userID)
 }
 
 // Profile is one user of a tenant: the person whose voice is enrolled.

@@ -160,8 +160,8 @@ func (s *Service) queue() (voxgate.Queue, error) {
 // checks that the actor belongs to it. Another organisation's key gets
 // ENOTFOUND, never EFORBIDDEN, so that it cannot learn which exist.
 func (s *Service) org(ctx context.Context, a voxgate.Actor, ref string) (*voxgate.Tenant, error) {
-	if a.TenantID == "" {
-		return nil, voxgate.Errorf(voxgate.EUNAUTHORIZED, "Invalid or inactive API key")
+	if err := a.RequireFlow(""); err != nil {
+		return nil, err
 	}
 	t, err := s.store.FindTenant(ctx, ref)
 	if err != nil {

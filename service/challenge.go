@@ -26,6 +26,9 @@ const (
 // EPROFILENOTFOUND, EENROLLINCOMPLETE, or EINVALID for a bad mode or a
 // phrases mode without passphrases.
 func (s *Service) StartAuth(ctx context.Context, a voxgate.Actor, userID, mode string) (*voxgate.Session, error) {
+	if err := a.RequireFlow(FlowChallenge); err != nil {
+		return nil, err
+	}
 	if err := voxgate.ValidateUserID(userID); err != nil {
 		return nil, err
 	}
@@ -97,6 +100,9 @@ type ChallengeResult struct {
 // the outcome. Returns ESESSIONNOTFOUND (unknown, or another user's),
 // ESESSIONEXPIRED (expired or used), and Verify's errors.
 func (s *Service) VerifyVoice(ctx context.Context, a voxgate.Actor, sessionID, userID string, audio []byte) (*ChallengeResult, error) {
+	if err := a.RequireFlow(FlowChallenge); err != nil {
+		return nil, err
+	}
 	if err := voxgate.ValidateUserID(userID); err != nil {
 		return nil, err
 	}
@@ -180,8 +186,8 @@ type TokenCheck struct {
 // VerifyToken validates a voice token of the actor's tenant and revokes it:
 // of any number of concurrent validations exactly one is valid.
 func (s *Service) VerifyToken(ctx context.Context, a voxgate.Actor, token string) (*TokenCheck, error) {
-	if a.TenantID == "" {
-		return nil, voxgate.Errorf(voxgate.EUNAUTHORIZED, "Invalid or inactive API key")
+	if err := a.RequireFlow(""); err != nil {
+		return nil, err
 	}
 	if token == "" {
 		return nil, voxgate.Errorf(voxgate.EINVALID, "token is required")
@@ -226,8 +232,8 @@ func (s *Service) SetChallengePhrases(ctx context.Context, a voxgate.Actor, phra
 
 // ChallengePhrases returns the tenant's passphrases.
 func (s *Service) ChallengePhrases(ctx context.Context, a voxgate.Actor) ([]string, error) {
-	if a.TenantID == "" {
-		return nil, voxgate.Errorf(voxgate.EUNAUTHORIZED, "Invalid or inactive API key")
+	if err := a.RequireFlow(""); err != nil {
+		return nil, err
 	}
 	return s.store.ChallengePhrases(ctx, a.TenantID)
 }

@@ -62,6 +62,9 @@ func (s *Service) requireEngine() error {
 // EPROFILENOTFOUND when the profile was not created first.
 func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, audio []byte) (*EnrollResult, error) {
 	start := time.Now()
+	if err := a.RequireFlow(FlowEnroll); err != nil {
+		return nil, err
+	}
 	if err := voxgate.ValidateUserID(userID); err != nil {
 		return nil, err
 	}

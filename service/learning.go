@@ -39,8 +39,12 @@ type ScoreStats struct {
 
 // UserLearning returns the profile's adaptive state. The per-user threshold
 // is the global operating threshold: adaptation may only ever raise it, and
-// voxgate does not raise it without measurements showing the gain.
+// voxgate does not raise it without measurements showing the gain. Admin
+// only: a verify key gets EFORBIDDEN.
 func (s *Service) UserLearning(ctx context.Context, a voxgate.Actor, userID string) (*Learning, error) {
+	if err := a.RequireAdmin(); err != nil { // score statistics and history: not for verify keys
+		return nil, err
+	}
 	p, err := s.Profile(ctx, a, userID)
 	if err != nil {
 		return nil, err

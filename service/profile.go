@@ -11,6 +11,9 @@ import (
 // Returns EINVALID for a bad user_id, EFORBIDDEN when the actor is confined
 // to another user.
 func (s *Service) CreateProfile(ctx context.Context, a voxgate.Actor, userID string) (p *voxgate.Profile, created bool, err error) {
+	if err := a.RequireFlow(FlowEnroll); err != nil {
+		return nil, false, err
+	}
 	if err := voxgate.ValidateUserID(userID); err != nil {
 		return nil, false, err
 	}
@@ -30,6 +33,9 @@ func (s *Service) CreateProfile(ctx context.Context, a voxgate.Actor, userID str
 // Profile returns the status of one profile of the actor's tenant.
 // Returns EPROFILENOTFOUND when the tenant has no such user.
 func (s *Service) Profile(ctx context.Context, a voxgate.Actor, userID string) (*voxgate.Profile, error) {
+	if err := a.RequireFlow(FlowEnroll); err != nil {
+		return nil, err
+	}
 	if err := voxgate.ValidateUserID(userID); err != nil {
 		return nil, err
 	}
@@ -39,13 +45,15 @@ func (s *Service) Profile(ctx context.Context, a voxgate.Actor, userID string) (
 	return s.store.FindProfile(ctx, a.TenantID, userID)
 }
 
-// DeleteProfile removes a profile and every biometric record of it.
-// Returns EPROFILENOTFOUND when the tenant has no such user.
+// DeleteProfile removes a profile and every biometric record of it. Admin
+// keys and tokens may delete any profile of their tenant, an end-user token
+// its own; a verify key or client token gets EFORBIDDEN. Returns
+// EPROFILENOTFOUND when the tenant has no such user.
 func (s *Service) DeleteProfile(ctx context.Context, a voxgate.Actor, userID string) error {
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := a.CanManage(userID); err != nil {
 		return err
 	}
-	if err := a.CanActOn(userID); err != nil {
+	if err := voxgate.ValidateUserID(userID); err != nil {
 		return err
 	}
 	if err := s.store.DeleteProfile(ctx, a.TenantID, userID); err != nil {

@@ -40,8 +40,8 @@ type UsageWindow struct {
 // days): totals by kind, decision mix, reason histogram, throttled
 // requests, per-minute windows of the last hour, latency percentiles.
 func (s *Service) Usage(ctx context.Context, a voxgate.Actor, window time.Duration) (*Usage, error) {
-	if a.TenantID == "" {
-		return nil, voxgate.Errorf(voxgate.EUNAUTHORIZED, "Invalid or inactive API key")
+	if err := a.RequireFlow(""); err != nil {
+		return nil, err
 	}
 	if window <= 0 || window > 30*24*time.Hour {
 		return nil, voxgate.Errorf(voxgate.EINVALID, "window must be between 1s and 30 days")

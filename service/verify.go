@@ -80,6 +80,13 @@ type SpoofReport struct {
 // errors. Quality refusals and cooldowns are decisions, not errors.
 func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest) (*VerifyResult, error) {
 	start := time.Now()
+	flow := "" // the bare decision: keys and end-user tokens only
+	if req.Challenged {
+		flow = FlowChallenge
+	}
+	if err := a.RequireFlow(flow); err != nil {
+		return nil, err
+	}
 	if err := voxgate.ValidateUserID(req.UserID); err != nil {
 		return nil, err
 	}

@@ -122,8 +122,8 @@ func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID str
 }
 
 func (s *Service) voiceIDPrelude(ctx context.Context, a voxgate.Actor, userID string) error {
-	if a.TenantID == "" {
-		return voxgate.Errorf(voxgate.EUNAUTHORIZED, "Invalid or inactive API key")
+	if err := a.RequireFlow(""); err != nil {
+		return err
 	}
 	if userID != "" {
 		if err := voxgate.ValidateUserID(userID); err != nil {
