@@ -41,10 +41,18 @@ type Store interface {
 	CreateProfile(ctx context.Context, tenantID, userID string, at time.Time) (p *Profile, created bool, err error)
 	// FindProfile returns the tenant's profile. Returns EPROFILENOTFOUND.
 	FindProfile(ctx context.Context, tenantID, userID string) (*Profile, error)
-	// DeleteProfile removes the profile and every biometric record of it
-	// (samples, voiceprint, fingerprints, learning history) in one
-	// transaction. Returns EPROFILENOTFOUND.
-	DeleteProfile(ctx context.Context, tenantID, userID string) error
+	// DeleteProfile erases the profile and everything else that holds the
+	// user's data, in one transaction: samples, voiceprint, fingerprints,
+	// standing, devices, device mismatches, challenge sessions and voice
+	// tokens, finished asynchronous jobs and every webhook delivery about
+	// the user (any state). Unfinished jobs are kept only so that their
+	// submitter still gets an answer: their audio, device fingerprint and
+	// user id are cleared and their lease is broken, so they complete as
+	// "profile deleted" without any data of the user. The audit log
+	// (attempts) is kept; when auditAs is not empty it replaces the user
+	// id in the user's audit rows, and in the KeyID of the user's own
+	// end-user token (EndUserKeyID). Returns EPROFILENOTFOUND.
+	DeleteProfile(ctx context.Context, tenantID, userID, auditAs string) error
 
 	// AddSample stores an enrollment sample and updates the profile's
 	// counters in one transaction, marking the profile enrolled once its

@@ -143,6 +143,11 @@ func (a Actor) CanManage(userID string) error {
 	return a.CanActOn(userID)
 }
 
+// EndUserKeyID is the KeyID of an end-user token's Actor: usage, rate
+// limits and the audit log count an end user's requests under it. It
+// holds the user id, so erasing a profile rewrites it too.
+func EndUserKeyID(tenantID, subject string) string { return "jwt:user:" + tenantID + ":" + subject }
+
 // Profile is one user of a tenant: the person whose voice is enrolled.
 type Profile struct {
 	TenantID  string    `json:"-"`

@@ -126,7 +126,7 @@ func (c *Claims) Actor(tenantID string) voxgate.Actor {
 	if c.Role == RoleAdmin {
 		return voxgate.Actor{TenantID: tenantID, KeyID: "jwt:admin:" + tenantID + ":" + c.Subject, Scope: voxgate.ScopeAdmin}
 	}
-	return voxgate.Actor{TenantID: tenantID, KeyID: "jwt:user:" + tenantID + ":" + c.Subject, Scope: voxgate.ScopeVerify, Subject: c.Subject}
+	return voxgate.Actor{TenantID: tenantID, KeyID: voxgate.EndUserKeyID(tenantID, c.Subject), Scope: voxgate.ScopeVerify, Subject: c.Subject}
 }
 
 // Verifier checks tokens against the operator's keys. It is safe for

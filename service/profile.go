@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 
 	"voxgate"
 )
@@ -56,11 +59,25 @@ func (s *Service) DeleteProfile(ctx context.Context, a voxgate.Actor, userID str
 	if err := voxgate.ValidateUserID(userID); err != nil {
 		return err
 	}
-	if err := s.store.DeleteProfile(ctx, a.TenantID, userID); err != nil {
+	if err := s.store.DeleteProfile(ctx, a.TenantID, userID, s.AuditPseudonym(a.TenantID, userID)); err != nil {
 		return err
 	}
 	s.forgetCohort(a.TenantID)
 	s.dropFromGallery(a.TenantID, userID)
 	s.log.InfoContext(ctx, "profile deleted", "tenant", a.TenantID)
 	return nil
+}
+
+// AuditPseudonym is what a deleted user's audit rows name instead of the
+// user id when the operator set Config.AuditSalt: "anon-" and 32 hex
+// digits of HMAC-SHA-256(salt, tenant, user). Whoever holds the salt can
+// recompute it for a given user id (to answer a request about that person's
+// history); nobody can reverse it. "" without a salt: rows keep the user id.
+func (s *Service) AuditPseudonym(tenantID, userID string) string {
+	if len(s.cfg.AuditSalt) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.cfg.AuditSalt)
+	m.Write([]byte("voxgate-audit\x00" + tenantID + "\x00" + userID))
+	return "anon-" + hex.EncodeToString(m.Sum(nil)[:16])
 }

@@ -102,6 +102,11 @@ type Config struct {
 	// their answers then name the checks that did not run. Off, they are
 	// refused with EMODELSMISSING (checks.go).
 	Degraded bool
+	// AuditSalt, when set, turns on pseudonymous audit rows after
+	// deletion: deleting a profile replaces its user id in the audit log
+	// with a salted hash (AuditPseudonym). Empty: the audit log keeps the
+	// user id.
+	AuditSalt []byte
 }
 
 // DefaultConfig returns the shipped policies.

@@ -132,3 +132,39 @@ func TestCreateKeyRejectsBadTenantAndScope(t *testing.T) {
 		t.Errorf("bad scope: %v", err)
 	}
 }
+
+// TestDeletionPseudonymisesTheAuditLogWhenSalted deletes a profile with and
+// without the operator's audit salt: with it, the kept audit rows name a
+// salted hash instead of the user; without it, the user id.
+func TestDeletionPseudonymisesTheAuditLogWhenSalted(t *testing.T) {
+	ctx := context.Background()
+	for _, salt := range [][]byte{nil, []byte("operator-salt-0123456789abcdef01")} {
+		s := newService(t)
+		s.cfg.AuditSalt = salt
+		admin := mustActor(t, s, "acme", voxgate.ScopeAdmin)
+		if _, _, err := s.CreateProfile(ctx, admin, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.store.RecordAttempt(ctx, admin.TenantID, &voxgate.Attempt{ID: "a1", UserID: "alice", KeyID: admin.KeyID,
+			CreatedAt: time.Now(), Kind: "verify", Decision: "accept", Detail: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteProfile(ctx, admin, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		named, _ := s.Audit(ctx, admin, "alice", 10)
+		pseudonym := s.AuditPseudonym(admin.TenantID, "alice")
+		switch {
+		case salt == nil && (pseudonym != "" || len(named) != 1):
+			t.Errorf("without a salt: pseudonym %q, %d rows name alice; want none and 1", pseudonym, len(named))
+		case salt != nil:
+			kept, _ := s.Audit(ctx, admin, pseudonym, 10)
+			if len(named) != 0 || len(kept) != 1 || !strings.HasPrefix(pseudonym, "anon-") || len(pseudonym) != 37 {
+				t.Errorf("with a salt: %d rows name alice, %d name %q; want 0 and 1", len(named), len(kept), pseudonym)
+			}
+			if other := s.AuditPseudonym("another-tenant", "alice"); other == pseudonym {
+				t.Error("the pseudonym links one user id across tenants")
+			}
+		}
+	}
+}

@@ -59,6 +59,9 @@ type config struct {
 	// enrollSpeech is the net speech, seconds, an enrollment needs.
 	degraded     bool
 	enrollSpeech float64
+	// auditPseudonyms replaces a deleted user's id in the audit log with
+	// a salted hash (salt: VOXGATE_AUDIT_SALT or DATA/audit.salt).
+	auditPseudonyms bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -85,6 +88,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.logLevel, "log-level", envOr("VOXGATE_LOG_LEVEL", "info"), "lowest `LEVEL` logged: debug, info, warn or error (env VOXGATE_LOG_LEVEL)")
 	fs.BoolVar(&cfg.degraded, "degraded", envOr("VOXGATE_DEGRADED", "") == "1", "serve even without Silero VAD or the deepfake detector: /readyz passes and verify answers name the checks that did not run (env VOXGATE_DEGRADED=1; default: not ready, and enroll/verify answer 503 models_missing)")
 	fs.Float64Var(&cfg.enrollSpeech, "enroll-speech", 10, "net speech, `SECONDS`, an enrollment must collect (2-120)")
+	fs.BoolVar(&cfg.auditPseudonyms, "audit-pseudonyms", envOr("VOXGATE_AUDIT_PSEUDONYMS", "") == "1", "on profile deletion, replace the user id in the kept audit rows with a salted hash (salt: env VOXGATE_AUDIT_SALT, 64 hex digits, else DATA/audit.salt, made at first use; env VOXGATE_AUDIT_PSEUDONYMS=1)")
 	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
@@ -176,6 +180,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.Async.ShutdownGrace = cfg.shutdownGrace
 	scfg.Async.JobLease = cfg.jobLease
 	scfg.Budget = service.BudgetConfig{AudioBytes: cfg.audioBudgetMB << 20, Analyses: cfg.analyses, Wait: cfg.queueWait}
+	if cfg.auditPseudonyms {
+		if scfg.AuditSalt, err = loadAuditSalt(cfg.data); err != nil {
+			return err
+		}
+	}
 	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg, Crash: crashHook(log)})
 	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(cfg.degraded), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming, TrustedProxies: trusted})
 
@@ -263,6 +272,20 @@ func loadSealer(dataDir string) (*seal.Sealer, error) {
 		return nil, err
 	}
 	return seal.New(k)
+}
+
+// loadAuditSalt returns the salt of audit pseudonyms: VOXGATE_AUDIT_SALT
+// (hex; the same on every node), else DATA/audit.salt, created with mode
+// 0600 at first use. Changing it changes the pseudonyms of later deletions.
+func loadAuditSalt(dataDir string) ([]byte, error) {
+	if env := os.Getenv("VOXGATE_AUDIT_SALT"); env != "" {
+		k, err := seal.ParseKey(strings.TrimSpace(env))
+		if err != nil {
+			return nil, fmt.Errorf("VOXGATE_AUDIT_SALT: %w", err)
+		}
+		return k, nil
+	}
+	return seal.LoadOrCreateKey(filepath.Join(dataDir, "audit.salt"))
 }
 
 // sweep deletes expired sessions and tokens every minute until ctx ends.

@@ -191,10 +191,13 @@ func (s *DB) CompleteJob(ctx context.Context, tenantID, jobID, claim string, d *
 	if err := lostClaim(res); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, tenant_id, job_id, event, payload, status, attempts,
-		available_at, claim, created_at, window_start, correlation_id, traceparent) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, '', ?, ?, ?, ?)`,
+	// The delivery names the job's user, so that deleting the profile
+	// finds it after the job row is swept.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, tenant_id, job_id, user_id, event, payload, status, attempts,
+		available_at, claim, created_at, window_start, correlation_id, traceparent)
+		SELECT ?, ?, ?, user_id, ?, ?, 'pending', 0, ?, '', ?, ?, ?, ? FROM async_jobs WHERE tenant_id = ? AND id = ?`,
 		d.ID, tenantID, jobID, d.Event, d.Payload, millis(d.AvailableAt), millis(d.CreatedAt), millis(d.WindowStart),
-		d.CorrelationID, d.TraceParent); err != nil {
+		d.CorrelationID, d.TraceParent, tenantID, jobID); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -100,6 +100,13 @@ func migrations() ([]migration, error) {
 		out = append(out, migration{v, name, string(b)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i := 1; i < len(out); i++ {
+		// Two files of one version: the second would be skipped silently
+		// as applied (branches merged with the same next number).
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", out[i-1].name, out[i].name, out[i].version)
+		}
+	}
 	return out, nil
 }
 
@@ -321,23 +328,22 @@ func (s *DB) FindProfile(ctx context.Context, tenantID, userID string) (*voxgate
 	return p, err
 }
 
-// biometricTables lists the tables holding per-profile biometric records,
-// deleted explicitly with the profile (foreign keys cascade too; this does
-// not rely on the pragma being on).
-var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints", "standings", "group_members"}
+// userTables lists the tables whose rows about a user are deleted with
+// the profile, explicitly (foreign keys cascade for some too; this does not
+// rely on the pragma being on). The retention of every table is in
+// docs/RETENTION.md.
+var userTables = []string{
+	"enrollment_samples", "voiceprints", "fingerprints", "standings", "device_fingerprints",
+	"device_mismatches", "sessions", "voice_tokens", "webhook_deliveries", "group_members",
+}
 
 // DeleteProfile implements voxgate.Store.
-func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {
+func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID, auditAs string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	for _, table := range biometricTables {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND user_id = ?`, tenantID, userID); err != nil {
-			return fmt.Errorf("delete from %s: %w", table, err)
-		}
-	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
 	if err != nil {
 		return err
@@ -347,6 +353,39 @@ func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {
 	}
 	if err := recordRemoval(ctx, tx, tenantID, userID, s.now()); err != nil {
 		return err
+	}
+	for _, table := range userTables {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND user_id = ?`, tenantID, userID); err != nil {
+			return fmt.Errorf("delete from %s: %w", table, err)
+		}
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM async_jobs WHERE tenant_id = ? AND user_id = ? AND status = 'done'`, []any{tenantID, userID}},
+		// Unfinished jobs still owe their submitter an answer: stripped
+		// of the user, and taken from any worker holding them, they
+		// complete as "profile deleted".
+		// (available_at = created_at: claimable at once by any clock.)
+		{`UPDATE async_jobs SET user_id = '', audio = NULL, device_fingerprint = '', status = 'queued', claim = '', available_at = created_at
+			WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
+		// The user's own end-user token counted its rate windows by a key
+		// id holding the user id.
+		{`DELETE FROM rate_windows WHERE key_id = ?`, []any{voxgate.EndUserKeyID(tenantID, userID)}},
+	} {
+		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return err
+		}
+	}
+	if auditAs != "" && auditAs != userID {
+		if _, err := tx.ExecContext(ctx, `UPDATE attempts SET user_id = ? WHERE tenant_id = ? AND user_id = ?`, auditAs, tenantID, userID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE attempts SET key_id = ? WHERE tenant_id = ? AND key_id = ?`,
+			voxgate.EndUserKeyID(tenantID, auditAs), tenantID, voxgate.EndUserKeyID(tenantID, userID)); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }

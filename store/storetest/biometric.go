@@ -150,7 +150,7 @@ func testDeleteBiometrics(t *testing.T, s voxgate.Store) {
 	if err := s.RecordAttempt(ctx, a.ID, &voxgate.Attempt{ID: ids.UUID(), UserID: "alice", KeyID: "k", CreatedAt: now, Kind: "verify", Decision: "accept", Detail: "{}"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteProfile(ctx, a.ID, "alice"); err != nil {
+	if err := s.DeleteProfile(ctx, a.ID, "alice", ""); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := s.ListSamples(ctx, a.ID, "alice"); len(l) != 0 {

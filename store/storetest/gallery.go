@@ -69,7 +69,7 @@ func testGalleryChanges(t *testing.T, s voxgate.Store) {
 	if err := s.PutVoiceprint(ctx, a.ID, alice); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteProfile(ctx, a.ID, "bob"); err != nil {
+	if err := s.DeleteProfile(ctx, a.ID, "bob", ""); err != nil {
 		t.Fatal(err)
 	}
 	d, err = s.GalleryChanges(ctx, a.ID, full.Revision)
@@ -127,7 +127,7 @@ func testGroups(t *testing.T, s voxgate.Store) {
 		t.Fatalf("tenant b sees tenant a's group: %v", m)
 	}
 	// A deleted profile leaves every group.
-	if err := s.DeleteProfile(ctx, a.ID, "alice"); err != nil {
+	if err := s.DeleteProfile(ctx, a.ID, "alice", ""); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := s.GroupMembers(ctx, a.ID, voxgate.WatchlistGroup); !slices.Equal(m, []string{"bob"}) {

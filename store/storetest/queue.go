@@ -479,18 +479,18 @@ func testDevices(t *testing.T, s voxgate.Store, q voxgate.Queue) {
 	if n, _ := q.CountDeviceMismatches(ctx, a.ID, "k1", now.Add(time.Millisecond)); n != 0 {
 		t.Fatalf("mismatches since later = %d", n)
 	}
-	// Deleting the profile deletes its devices and the audio of its
-	// unprocessed jobs.
+	// Deleting the profile deletes its devices, and strips its
+	// unprocessed jobs of audio, device and user (erasure.go has the rest).
 	q.EnqueueJob(ctx, newJob(a.ID, "pending", "alice", now))
-	if err := s.DeleteProfile(ctx, a.ID, "alice"); err != nil {
+	if err := s.DeleteProfile(ctx, a.ID, "alice", ""); err != nil {
 		t.Fatal(err)
 	}
 	s.CreateProfile(ctx, a.ID, "alice", now)
 	if _, anyDev, _ := q.KnownDevice(ctx, a.ID, "alice", "fp1"); anyDev {
 		t.Fatal("devices survived profile deletion")
 	}
-	if j, _ := q.FindJob(ctx, a.ID, "pending"); j == nil || j.Audio != nil {
-		t.Fatalf("job audio survived profile deletion: %+v", j)
+	if j, _ := q.FindJob(ctx, a.ID, "pending"); j == nil || j.Audio != nil || j.UserID != "" || j.DeviceFingerprint != "" {
+		t.Fatalf("job data survived profile deletion: %+v", j)
 	}
 }
 

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	runSessions(t, open)
 	runQueue(t, open)
 	runGallery(t, open)
+	t.Run("DeleteProfileErasesTheUserEverywhere", func(t *testing.T) { testErasure(t, open(t)) })
 }
 
 // MustTenant creates a tenant named name.
@@ -102,7 +103,7 @@ func testProfileIsolation(t *testing.T, s voxgate.Store) {
 	}
 	_, err = s.FindProfile(ctx, b.ID, "alice")
 	wantCode(t, err, voxgate.EPROFILENOTFOUND)
-	wantCode(t, s.DeleteProfile(ctx, b.ID, "alice"), voxgate.EPROFILENOTFOUND)
+	wantCode(t, s.DeleteProfile(ctx, b.ID, "alice", ""), voxgate.EPROFILENOTFOUND)
 	if _, err := s.FindProfile(ctx, a.ID, "alice"); err != nil {
 		t.Fatalf("tenant b's delete touched tenant a: %v", err)
 	}
@@ -160,10 +161,10 @@ func testDelete(t *testing.T, s voxgate.Store) {
 	if _, _, err := s.CreateProfile(ctx, a.ID, "bob", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteProfile(ctx, a.ID, "bob"); err != nil {
+	if err := s.DeleteProfile(ctx, a.ID, "bob", ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.FindProfile(ctx, a.ID, "bob")
 	wantCode(t, err, voxgate.EPROFILENOTFOUND)
-	wantCode(t, s.DeleteProfile(ctx, a.ID, "bob"), voxgate.EPROFILENOTFOUND)
+	wantCode(t, s.DeleteProfile(ctx, a.ID, "bob", ""), voxgate.EPROFILENOTFOUND)
 }
