@@ -9,8 +9,11 @@ import (
 // Application error codes. Each is the machine-readable "error" field of an
 // HTTP error body; httpapi maps each to a status code in one function.
 const (
-	EINTERNAL          = "internal_error"
-	EINVALID           = "validation_error"
+	EINTERNAL = "internal_error"
+	EINVALID  = "validation_error"
+	// EINVALIDUSERID refuses a user_id that is too long, not UTF-8, or
+	// holds control or invisible formatting characters.
+	EINVALIDUSERID     = "invalid_user_id"
 	EUNAUTHORIZED      = "unauthorized"
 	EFORBIDDEN         = "forbidden"
 	ENOTFOUND          = "not_found"

@@ -12,6 +12,7 @@ require (
 	github.com/viterin/vek v0.4.3
 	golang.org/x/image v0.23.0
 	golang.org/x/sys v0.49.0
+	golang.org/x/text v0.42.0
 	modernc.org/sqlite v1.61.1
 )
 

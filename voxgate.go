@@ -8,7 +8,10 @@ package voxgate
 
 import (
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Scope is what an API key or token may do.
@@ -167,22 +170,37 @@ func (p *Profile) Enrolled() bool { return p.EnrolledAt != nil }
 // MaxUserIDLen bounds user identifiers.
 const MaxUserIDLen = 128
 
-// ValidateUserID checks a user_id (seed 001 / external_id in seed 002):
-// 1-128 printable characters, no control characters.
-func ValidateUserID(id string) error {
+// NormalizeUserID returns the canonical form of a user_id (seed 001;
+// external_id in seed 002): Unicode NFC, so that "é" typed as one code point
+// or as "e" and a combining accent names one user. It refuses, with
+// EINVALIDUSERID, ids that are empty, longer than 128 characters, not UTF-8,
+// or that hold control characters, line or paragraph separators, or
+// invisible format characters (bidirectional overrides and isolates,
+// zero-width spaces and joiners, the byte-order mark...), with which two
+// ids that look the same could name different users.
+func NormalizeUserID(id string) (string, error) {
 	if id == "" {
-		return Errorf(EINVALID, "user_id is required")
+		return "", Errorf(EINVALID, "user_id is required")
 	}
 	if !utf8.ValidString(id) {
-		return Errorf(EINVALID, "user_id must be valid UTF-8")
+		return "", Errorf(EINVALIDUSERID, "user_id must be valid UTF-8")
 	}
+	id = norm.NFC.String(id)
 	if n := utf8.RuneCountInString(id); n > MaxUserIDLen {
-		return Errorf(EINVALID, "user_id must be at most %d characters (got %d)", MaxUserIDLen, n)
+		return "", Errorf(EINVALIDUSERID, "user_id must be at most %d characters (got %d)", MaxUserIDLen, n)
 	}
 	for _, r := range id {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
-			return Errorf(EINVALID, "user_id must contain only printable characters")
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError {
+			return "", Errorf(EINVALIDUSERID, "user_id must not contain control or invisible formatting characters (found U+%04X)", r)
 		}
 	}
-	return nil
+	return id, nil
+}
+
+// ValidateUserID reports whether id is an acceptable user_id: nil exactly
+// when NormalizeUserID accepts it. Code that stores or looks up the id must
+// use NormalizeUserID's result.
+func ValidateUserID(id string) error {
+	_, err := NormalizeUserID(id)
+	return err
 }

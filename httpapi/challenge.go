@@ -76,6 +76,7 @@ func (s *Server) verifyVoice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.decisions.WithLabelValues("challenge", res.Verify.Decision.Decision, res.Verify.Reason).Inc()
+	setRetryAfter(w, res.Verify.RetryAfter)
 	details := verifyJSON(res.Verify)
 	out := map[string]any{"success": res.Token != "", "decision": res.Verify.Decision.Decision, "user_id": res.Verify.UserID, "details": details}
 	if res.Token != "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"voxgate"
 )
@@ -12,7 +13,7 @@ import (
 // only place that does; every API face answers errors through writeError.
 func statusFor(code string) int {
 	switch code {
-	case voxgate.EINVALID, voxgate.EAUDIOTOOSHORT:
+	case voxgate.EINVALID, voxgate.EINVALIDUSERID, voxgate.EAUDIOTOOSHORT:
 		return http.StatusBadRequest
 	case voxgate.EUNAUTHORIZED:
 		return http.StatusUnauthorized
@@ -67,7 +68,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if e.RetryAfter > 0 {
 			ms := e.RetryAfter.Milliseconds()
 			body.RetryAfterMs = &ms
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+999_999_999)/1_000_000_000), 10))
+			setRetryAfter(w, e.RetryAfter)
 		}
 		body.Scope = e.Scope
 		if e.Cause != nil && rc.logErr == nil {
@@ -76,4 +77,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	rc.code = code
 	writeJSON(w, status, body)
+}
+
+// setRetryAfter sets the Retry-After header (whole seconds, rounded up) of
+// every answer that tells the client to wait: rate limits and overload in
+// the error body, cooldown decisions in a 200 answer.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
 }

@@ -28,6 +28,8 @@ type testEnv struct {
 	api  *Server
 	srv  *httptest.Server
 	logs *syncBuffer
+	// header is the last upload's response header.
+	header http.Header
 }
 
 type syncBuffer struct {

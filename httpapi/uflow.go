@@ -339,9 +339,7 @@ func (s *Server) uflowVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.decisions.WithLabelValues("uflow", res.Decision.Decision, res.Reason).Inc()
-	if res.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(res.RetryAfter.Seconds())), 10))
-	}
+	setRetryAfter(w, res.RetryAfter)
 	writeJSON(w, http.StatusOK, uflowVerifyResponse{
 		Verified:   res.Decision.Decision == policy.Accept,
 		Confidence: res.Confidence,

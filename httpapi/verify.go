@@ -123,6 +123,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.decisions.WithLabelValues("native", res.Decision.Decision, res.Reason).Inc()
+	setRetryAfter(w, res.RetryAfter) // a cooldown decision: retryAfterMs in the body, and the header
 	writeJSON(w, http.StatusOK, verifyJSON(res))
 }
 

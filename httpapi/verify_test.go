@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -112,6 +114,7 @@ func (e *testEnv) upload(path, key string, fields map[string]string, fileField s
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	e.header = resp.Header
 	raw, _ := io.ReadAll(resp.Body)
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
@@ -205,8 +208,12 @@ func TestImpostorsLeadToCooldownThatSurvivesRestart(t *testing.T) {
 	if st != 200 || body["decision"] != "cooldown" || body["reason"] != "cooldown" {
 		t.Fatalf("sixth attempt after five failures: %d %v", st, body)
 	}
-	if ms, _ := body["retryAfterMs"].(float64); ms <= 0 {
+	ms, _ := body["retryAfterMs"].(float64)
+	if ms <= 0 {
 		t.Fatalf("cooldown without retryAfterMs: %v", body)
+	}
+	if got, want := e.header.Get("Retry-After"), strconv.Itoa(int(math.Ceil(ms/1000))); got != want {
+		t.Fatalf("cooldown answer's Retry-After = %q, want %q (retryAfterMs %v)", got, want, ms)
 	}
 	e.start(t) // a restart: new server and store handle over the same file
 	st, body = e.upload("/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, "audio", ravdess(t, 1, 2, 1, 1, 1))

@@ -307,9 +307,11 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Claims, er
 		c.IssuedAt = tc.IssuedAt.Time
 	}
 	c.ExpiresAt = tc.ExpiresAt.Time // required by the parser
-	if voxgate.ValidateUserID(c.Subject) != nil {
+	sub, err := voxgate.NormalizeUserID(c.Subject)
+	if err != nil {
 		return nil, unauthorized("Token subject (sub) must be 1-%d printable characters", voxgate.MaxUserIDLen)
 	}
+	c.Subject = sub // NFC, as the service spells user ids
 	if c.Tenant == "" || len(c.Tenant) > 128 {
 		return nil, unauthorized("Token lacks the tenant claim")
 	}

@@ -230,7 +230,7 @@ func (r *AsyncRequest) Validate() error {
 		if r.ExternalID == "" {
 			return voxgate.Errorf(voxgate.EINVALID, "external_id is required")
 		}
-		if err := voxgate.ValidateUserID(r.ExternalID); err != nil {
+		if err := normalizeUserID(&r.ExternalID); err != nil {
 			return voxgate.Errorf(voxgate.EINVALID, "%s", strings.Replace(voxgate.ErrorMessage(err), "user_id", "external_id", 1))
 		}
 	}

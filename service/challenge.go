@@ -29,7 +29,7 @@ func (s *Service) StartAuth(ctx context.Context, a voxgate.Actor, userID, mode s
 	if err := a.RequireFlow(FlowChallenge); err != nil {
 		return nil, err
 	}
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := normalizeUserID(&userID); err != nil {
 		return nil, err
 	}
 	if err := a.CanActOn(userID); err != nil {
@@ -103,7 +103,7 @@ func (s *Service) VerifyVoice(ctx context.Context, a voxgate.Actor, sessionID, u
 	if err := a.RequireFlow(FlowChallenge); err != nil {
 		return nil, err
 	}
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := normalizeUserID(&userID); err != nil {
 		return nil, err
 	}
 	if err := a.CanActOn(userID); err != nil {

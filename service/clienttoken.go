@@ -45,7 +45,7 @@ func (s *Service) IssueClientToken(ctx context.Context, a voxgate.Actor, userID,
 	if a.Subject != "" || a.Flow != "" || a.KeyID == "" {
 		return nil, voxgate.Errorf(voxgate.EFORBIDDEN, "client tokens are minted with an API key, server side")
 	}
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := normalizeUserID(&userID); err != nil {
 		return nil, err
 	}
 	if flow != FlowEnroll && flow != FlowChallenge {

@@ -65,7 +65,7 @@ func (s *Service) Enroll(ctx context.Context, a voxgate.Actor, userID string, au
 	if err := a.RequireFlow(FlowEnroll); err != nil {
 		return nil, err
 	}
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := normalizeUserID(&userID); err != nil {
 		return nil, err
 	}
 	if err := a.CanActOn(userID); err != nil {

@@ -45,6 +45,9 @@ func (s *Service) UserLearning(ctx context.Context, a voxgate.Actor, userID stri
 	if err := a.RequireAdmin(); err != nil { // score statistics and history: not for verify keys
 		return nil, err
 	}
+	if err := normalizeUserID(&userID); err != nil {
+		return nil, err
+	}
 	p, err := s.Profile(ctx, a, userID)
 	if err != nil {
 		return nil, err
@@ -95,6 +98,9 @@ func (s *Service) RevertLearning(ctx context.Context, a voxgate.Actor, userID st
 	if err := a.RequireAdmin(); err != nil {
 		return nil, err
 	}
+	if err := normalizeUserID(&userID); err != nil {
+		return nil, err
+	}
 	if err := s.requireEngine(); err != nil {
 		return nil, err
 	}
@@ -142,7 +148,7 @@ func (s *Service) ResetAttempts(ctx context.Context, a voxgate.Actor, userID str
 	if err := a.RequireAdmin(); err != nil {
 		return err
 	}
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := normalizeUserID(&userID); err != nil {
 		return err
 	}
 	_, err := s.store.UpdateStanding(ctx, a.TenantID, userID, func(voxgate.Standing) (voxgate.Standing, error) {

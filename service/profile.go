@@ -17,7 +17,7 @@ func (s *Service) CreateProfile(ctx context.Context, a voxgate.Actor, userID str
 	if err := a.RequireFlow(FlowEnroll); err != nil {
 		return nil, false, err
 	}
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := normalizeUserID(&userID); err != nil {
 		return nil, false, err
 	}
 	if err := a.CanActOn(userID); err != nil {
@@ -39,7 +39,7 @@ func (s *Service) Profile(ctx context.Context, a voxgate.Actor, userID string) (
 	if err := a.RequireFlow(FlowEnroll); err != nil {
 		return nil, err
 	}
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := normalizeUserID(&userID); err != nil {
 		return nil, err
 	}
 	if err := a.CanActOn(userID); err != nil {
@@ -53,10 +53,10 @@ func (s *Service) Profile(ctx context.Context, a voxgate.Actor, userID string) (
 // its own; a verify key or client token gets EFORBIDDEN. Returns
 // EPROFILENOTFOUND when the tenant has no such user.
 func (s *Service) DeleteProfile(ctx context.Context, a voxgate.Actor, userID string) error {
-	if err := a.CanManage(userID); err != nil {
+	if err := normalizeUserID(&userID); err != nil {
 		return err
 	}
-	if err := voxgate.ValidateUserID(userID); err != nil {
+	if err := a.CanManage(userID); err != nil {
 		return err
 	}
 	if err := s.store.DeleteProfile(ctx, a.TenantID, userID, s.AuditPseudonym(a.TenantID, userID)); err != nil {
@@ -80,4 +80,16 @@ func (s *Service) AuditPseudonym(tenantID, userID string) string {
 	m := hmac.New(sha256.New, s.cfg.AuditSalt)
 	m.Write([]byte("voxgate-audit\x00" + tenantID + "\x00" + userID))
 	return "anon-" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// normalizeUserID replaces *id with its canonical form (voxgate.NormalizeUserID:
+// NFC, no control or invisible characters), so that every lookup and write
+// uses one spelling of each user.
+func normalizeUserID(id *string) error {
+	n, err := voxgate.NormalizeUserID(*id)
+	if err != nil {
+		return err
+	}
+	*id = n
+	return nil
 }

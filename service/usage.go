@@ -125,7 +125,7 @@ func (s *Service) Audit(ctx context.Context, a voxgate.Actor, userID string, lim
 		return nil, err
 	}
 	if userID != "" {
-		if err := voxgate.ValidateUserID(userID); err != nil {
+		if err := normalizeUserID(&userID); err != nil {
 			return nil, err
 		}
 	}

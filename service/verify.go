@@ -87,7 +87,7 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 	if err := a.RequireFlow(flow); err != nil {
 		return nil, err
 	}
-	if err := voxgate.ValidateUserID(req.UserID); err != nil {
+	if err := normalizeUserID(&req.UserID); err != nil {
 		return nil, err
 	}
 	if err := a.CanActOn(req.UserID); err != nil {

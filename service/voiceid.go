@@ -30,7 +30,7 @@ type VoiceIDEnrollment struct {
 // (minimum 10.0s required)"); undecodable audio EUNSUPPORTEDFORMAT.
 func (s *Service) VoiceIDEnroll(ctx context.Context, a voxgate.Actor, userID string, audio []byte) (*VoiceIDEnrollment, error) {
 	start := time.Now()
-	if err := s.voiceIDPrelude(ctx, a, userID); err != nil {
+	if err := s.voiceIDPrelude(ctx, a, &userID); err != nil {
 		return nil, err
 	}
 	release, err := s.analysis(ctx)
@@ -74,7 +74,7 @@ type VoiceIDMatch struct {
 // threshold and no deepfake.
 func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID string, audio []byte, embedding []float32, modelVersion string) (*VoiceIDMatch, error) {
 	start := time.Now()
-	if err := s.voiceIDPrelude(ctx, a, userID); err != nil {
+	if err := s.voiceIDPrelude(ctx, a, &userID); err != nil {
 		return nil, err
 	}
 	version := s.engine.Speaker.Version()
@@ -121,22 +121,24 @@ func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID str
 	return out, nil
 }
 
-func (s *Service) voiceIDPrelude(ctx context.Context, a voxgate.Actor, userID string) error {
+// voiceIDPrelude checks the actor and the optional user id, which it
+// normalises in place.
+func (s *Service) voiceIDPrelude(ctx context.Context, a voxgate.Actor, userID *string) error {
 	if err := a.RequireFlow(""); err != nil {
 		return err
 	}
-	if userID != "" {
-		if err := voxgate.ValidateUserID(userID); err != nil {
+	if *userID != "" {
+		if err := normalizeUserID(userID); err != nil {
 			return err
 		}
-		if err := a.CanActOn(userID); err != nil {
+		if err := a.CanActOn(*userID); err != nil {
 			return err
 		}
 	}
 	if err := s.requireEngine(); err != nil {
 		return err
 	}
-	return s.rateLimit(ctx, a, userID, "voiceid")
+	return s.rateLimit(ctx, a, *userID, "voiceid")
 }
 
 // voiceIDAnalyze decodes and gates audio, speaking seed 000's error
