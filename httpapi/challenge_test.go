@@ -61,6 +61,9 @@ func TestChallengeFlowWithRavdessPhrases(t *testing.T) {
 		t.Fatalf("liveness was not checked: %v", d["spoof"])
 	}
 	token := body["voiceToken"].(string)
+	if cc := e.header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("the answer carrying the voice token has Cache-Control %q, want no-store", cc)
+	}
 	var valid atomic.Int32
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {

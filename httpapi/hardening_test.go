@@ -25,3 +25,31 @@ func TestUserIDHasOneSpellingAndNoInvisibleCharacters(t *testing.T) {
 		assertError(t, st, body, hdr, 400, voxgate.EINVALIDUSERID)
 	}
 }
+
+// TestAnswersWithSecretsOrResultsAreNotCached checks Cache-Control on the
+// answers that carry a client token, a sandbox key, a profile and an error;
+// the voice token's answer is checked in the challenge flow tests.
+func TestAnswersWithSecretsOrResultsAreNotCached(t *testing.T) {
+	e := newTokenEnv(t)
+	key := e.key("acme", voxgate.ScopeAdmin)
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{"POST", "/v1/client-tokens", map[string]any{"user_id": "alice", "flow": "enroll"}, 201},
+		{"POST", "/create-profile", map[string]any{"user_id": "alice"}, 201},
+		{"GET", "/v1/profiles/alice", nil, 200},
+		{"GET", "/v1/usage", nil, 200},
+		{"POST", "/v1/keys/demo", nil, 403},
+		{"GET", "/v1/profiles/nobody", nil, 404},
+	} {
+		st, body, hdr := e.do(tc.method, tc.path, key, tc.body)
+		if st != tc.want {
+			t.Fatalf("%s %s: %d %v", tc.method, tc.path, st, body)
+		}
+		if cc := hdr.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s %s: Cache-Control %q, want no-store", tc.method, tc.path, cc)
+		}
+	}
+}
