@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"voxgate"
@@ -52,4 +56,62 @@ func TestAnswersWithSecretsOrResultsAreNotCached(t *testing.T) {
 			t.Errorf("%s %s: Cache-Control %q, want no-store", tc.method, tc.path, cc)
 		}
 	}
+}
+
+// metricsEnv serves a server built with opt on a random loopback port, and
+// its metrics handler on another.
+func metricsEnv(t *testing.T, opt Options) (api, metrics string) {
+	t.Helper()
+	e := newEnv(t)
+	s := New(e.svc, opt)
+	a := httptest.NewServer(s.Handler())
+	m := httptest.NewServer(s.MetricsHandler())
+	t.Cleanup(func() { a.Close(); m.Close() })
+	return a.URL, m.URL
+}
+
+func getMetrics(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+"/metrics", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestMetricsNeedTheirTokenOrTheirOwnAddress(t *testing.T) {
+	const exposition = "voxgate_http_requests_total"
+	t.Run("open by default", func(t *testing.T) {
+		api, _ := metricsEnv(t, Options{})
+		if st, body := getMetrics(t, api, ""); st != 200 || !strings.Contains(body, "go_goroutines") {
+			t.Fatalf("%d %.200s", st, body)
+		}
+	})
+	t.Run("token", func(t *testing.T) {
+		api, _ := metricsEnv(t, Options{MetricsToken: "metrics-secret-0123456789"})
+		getMetrics(t, api, "") // one request to count
+		for _, tok := range []string{"", "wrong", "metrics-secret-012345678", "metrics-secret-0123456789x"} {
+			if st, body := getMetrics(t, api, tok); st != 401 || strings.Contains(body, exposition) {
+				t.Errorf("token %q: %d %.200s", tok, st, body)
+			}
+		}
+		if st, body := getMetrics(t, api, "metrics-secret-0123456789"); st != 200 || !strings.Contains(body, exposition) {
+			t.Fatalf("right token: %d %.200s", st, body)
+		}
+	})
+	t.Run("own address", func(t *testing.T) {
+		api, private := metricsEnv(t, Options{MetricsApart: true})
+		if st, body := getMetrics(t, api, ""); st != 404 || strings.Contains(body, exposition) {
+			t.Errorf("API address still serves metrics: %d %.200s", st, body)
+		}
+		if st, body := getMetrics(t, private, ""); st != 200 || !strings.Contains(body, exposition) {
+			t.Fatalf("metrics address: %d %.200s", st, body)
+		}
+	})
 }

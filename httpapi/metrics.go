@@ -2,8 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"voxgate"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -130,9 +136,41 @@ func (m *metrics) observe(route string, status int, took time.Duration) {
 }
 
 func (s *Server) registerMetrics() {
-	h := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+	if s.metricsApart {
+		return // served by MetricsHandler on its own address
+	}
 	s.handle("GET", "/metrics", operation{
-		id: "metrics", summary: "Prometheus metrics", tag: "operations",
+		id: "metrics", summary: "Prometheus metrics (with the metrics token when the operator set one)", tag: "operations",
 		response: map[int]*body{200: {contentType: "text/plain", schema: schema{"type": "string"}}},
-	}, h.ServeHTTP)
+	}, s.serveMetrics)
+}
+
+// MetricsHandler serves GET /metrics alone, for a listener of its own
+// (Options.MetricsApart), with the token check when a token is set.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		reqContext(r.Context()).route = "GET /metrics"
+		s.serveMetrics(w, r)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, voxgate.Errorf(voxgate.ENOTFOUND, "only GET /metrics is served on this address"))
+	})
+	return s.middleware(mux)
+}
+
+// serveMetrics answers the Prometheus exposition, after checking the
+// bearer token when one is configured (SHA-256 of both compared in
+// constant time, so that neither content nor length leaks).
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.metricsToken != "" {
+		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got, want := sha256.Sum256([]byte(strings.TrimSpace(tok))), sha256.Sum256([]byte(s.metricsToken))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="voxgate-metrics"`)
+			writeError(w, r, voxgate.Errorf(voxgate.EUNAUTHORIZED, "GET /metrics needs the metrics token as Authorization: Bearer"))
+			return
+		}
+	}
+	promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }

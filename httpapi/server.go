@@ -41,6 +41,9 @@ type Server struct {
 	// throttles failed authentications (throttle.go).
 	trusted   []netip.Prefix
 	authFails *failCounter
+	// metricsToken and metricsApart guard /metrics (metrics.go).
+	metricsToken string
+	metricsApart bool
 }
 
 // Options configure a Server.
@@ -69,12 +72,19 @@ type Options struct {
 	// AuthThrottle bounds failed authentications per client address and
 	// per key ID; zero fields take its defaults.
 	AuthThrottle AuthThrottle
+	// MetricsToken, when set, is the bearer token GET /metrics requires:
+	// the metrics show every tenant's traffic and decisions.
+	MetricsToken string
+	// MetricsApart takes /metrics off the API's handler: serve
+	// MetricsHandler on a private address instead (serve --metrics-addr).
+	MetricsApart bool
 }
 
 // New returns a Server over svc with every route registered.
 func New(svc *service.Service, opt Options) *Server {
 	s := &Server{svc: svc, log: trace.Logger(opt.Logger), mux: http.NewServeMux(), ready: opt.Ready, now: time.Now, jwt: opt.JWT, metrics: newMetrics(svc), cors: newCORSPolicy(opt.CORSOrigins),
-		serverTiming: opt.ServerTiming, trusted: opt.TrustedProxies}
+		serverTiming: opt.ServerTiming, trusted: opt.TrustedProxies,
+		metricsToken: opt.MetricsToken, metricsApart: opt.MetricsApart}
 	s.authFails = newFailCounter(opt.AuthThrottle, func() time.Time { return s.now() })
 	s.registerHealth()
 	s.registerNative()

@@ -62,6 +62,9 @@ type config struct {
 	// auditPseudonyms replaces a deleted user's id in the audit log with
 	// a salted hash (salt: VOXGATE_AUDIT_SALT or DATA/audit.salt).
 	auditPseudonyms bool
+	// metricsAddr serves /metrics on its own address instead of the API's;
+	// metricsToken makes /metrics require it as a bearer token.
+	metricsAddr, metricsToken string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -89,6 +92,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.degraded, "degraded", envOr("VOXGATE_DEGRADED", "") == "1", "serve even without Silero VAD or the deepfake detector: /readyz passes and verify answers name the checks that did not run (env VOXGATE_DEGRADED=1; default: not ready, and enroll/verify answer 503 models_missing)")
 	fs.Float64Var(&cfg.enrollSpeech, "enroll-speech", 10, "net speech, `SECONDS`, an enrollment must collect (2-120)")
 	fs.BoolVar(&cfg.auditPseudonyms, "audit-pseudonyms", envOr("VOXGATE_AUDIT_PSEUDONYMS", "") == "1", "on profile deletion, replace the user id in the kept audit rows with a salted hash (salt: env VOXGATE_AUDIT_SALT, 64 hex digits, else DATA/audit.salt, made at first use; env VOXGATE_AUDIT_PSEUDONYMS=1)")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", envOr("VOXGATE_METRICS_ADDR", ""), "serve /metrics on this `HOST:PORT` only, not on the API address (env VOXGATE_METRICS_ADDR)")
+	fs.StringVar(&cfg.metricsToken, "metrics-token", envOr("VOXGATE_METRICS_TOKEN", ""), "bearer `TOKEN` that GET /metrics requires (prefer env VOXGATE_METRICS_TOKEN: flags show in ps)")
 	cfg.jwt.register(fs)
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
@@ -186,7 +191,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		}
 	}
 	svc := service.New(db, service.Options{Logger: log, Engine: eng.Engine, Sealer: sealer, Tokens: tokens, Config: scfg, Crash: crashHook(log)})
-	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(cfg.degraded), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming, TrustedProxies: trusted})
+	api := httpapi.New(svc, httpapi.Options{Logger: log, JWT: jwtv, Ready: eng.readiness(cfg.degraded), CORSOrigins: splitList(cfg.corsOrigins), ServerTiming: cfg.serverTiming, TrustedProxies: trusted,
+		MetricsToken: cfg.metricsToken, MetricsApart: cfg.metricsAddr != ""})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -211,8 +217,24 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.metricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("metrics address: %w", err)
+		}
+		msrv := &http.Server{Handler: api.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: srv.ErrorLog}
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics server: %w", err)
+			}
+		}()
+	}
 	go sweep(ctx, svc, log)
 	asyncDone := make(chan error, 1)
 	go func() { asyncDone <- svc.RunAsync(ctx) }()
