@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ var _ voxgate.Store = (*DB)(nil)
 // Open opens (creating if needed) the database at path and applies any
 // pending migrations. It refuses a database written by a newer voxgate.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -56,6 +60,34 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// privateFiles makes the database file readable by its owner only before
+// SQLite opens it: created with mode 0600 when missing (SQLite gives its WAL
+// and shared-memory files the database's mode), and tightened to 0600 when
+// an earlier version left it, or its WAL files, open to group or others.
+// The data folder's own mode is not enough: it may already exist, open.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("make %s private: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Ping checks that the database answers.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -115,5 +116,36 @@ func TestWebhooksFromBeforeStandardSigningKeepTheLegacyScheme(t *testing.T) {
 	w, err := db.FindWebhook(ctx, tenant.ID)
 	if err != nil || w.Signature != "legacy" || w.PreviousSecret != nil || !w.PreviousUntil.IsZero() || w.URL != "https://a.example/hook" {
 		t.Fatalf("webhook after the upgrade: %+v, %v", w, err)
+	}
+}
+
+func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir() // exists already, 0700 or whatever the system makes
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(dir, "fresh.db")
+	old := filepath.Join(dir, "old.db")
+	if err := os.WriteFile(old, nil, 0o644); err != nil { // left by an earlier version
+		t.Fatal(err)
+	}
+	os.Chmod(old, 0o644) // whatever the umask
+	for _, path := range []string{fresh, old} {
+		db, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.MustTenant(t, db, "acme") // a write: the WAL files exist now
+		matches, _ := filepath.Glob(path + "*")
+		if len(matches) < 2 {
+			t.Fatalf("%s: files %v, want the database and its WAL", path, matches)
+		}
+		for _, p := range matches {
+			if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+				t.Errorf("%s: mode %v (%v), want 0600", filepath.Base(p), st.Mode().Perm(), err)
+			}
+		}
+		db.Close()
 	}
 }
