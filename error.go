@@ -11,8 +11,8 @@ import (
 const (
 	EINTERNAL = "internal_error"
 	EINVALID  = "validation_error"
-	// EINVALIDUSERID refuses a user_id that is too long, not UTF-8, or
-	// holds control or invisible formatting characters.
+	// EINVALIDUSERID refuses a user_id that holds control or invisible
+	// formatting characters (other bad user_ids are EINVALID).
 	EINVALIDUSERID     = "invalid_user_id"
 	EUNAUTHORIZED      = "unauthorized"
 	EFORBIDDEN         = "forbidden"

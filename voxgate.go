@@ -172,22 +172,22 @@ const MaxUserIDLen = 128
 
 // NormalizeUserID returns the canonical form of a user_id (seed 001;
 // external_id in seed 002): Unicode NFC, so that "é" typed as one code point
-// or as "e" and a combining accent names one user. It refuses, with
-// EINVALIDUSERID, ids that are empty, longer than 128 characters, not UTF-8,
-// or that hold control characters, line or paragraph separators, or
-// invisible format characters (bidirectional overrides and isolates,
-// zero-width spaces and joiners, the byte-order mark...), with which two
-// ids that look the same could name different users.
+// or as "e" and a combining accent names one user. It refuses ids that are
+// empty, longer than 128 characters or not UTF-8 (EINVALID), and, with
+// EINVALIDUSERID, ids that hold control characters, line or paragraph
+// separators, or invisible format characters (bidirectional overrides and
+// isolates, zero-width spaces and joiners, the byte-order mark...), with
+// which two ids that look the same could name different users.
 func NormalizeUserID(id string) (string, error) {
 	if id == "" {
 		return "", Errorf(EINVALID, "user_id is required")
 	}
 	if !utf8.ValidString(id) {
-		return "", Errorf(EINVALIDUSERID, "user_id must be valid UTF-8")
+		return "", Errorf(EINVALID, "user_id must be valid UTF-8")
 	}
 	id = norm.NFC.String(id)
 	if n := utf8.RuneCountInString(id); n > MaxUserIDLen {
-		return "", Errorf(EINVALIDUSERID, "user_id must be at most %d characters (got %d)", MaxUserIDLen, n)
+		return "", Errorf(EINVALID, "user_id must be at most %d characters (got %d)", MaxUserIDLen, n)
 	}
 	for _, r := range id {
 		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError {

@@ -23,8 +23,8 @@ func TestNormalizeUserIDMakesOneSpellingAndRefusesInvisibleCharacters(t *testing
 		{"newline", "alice\n", "", EINVALIDUSERID},
 		{"C1 control", "alice\u0085", "", EINVALIDUSERID},
 		{"line separator", "alice\u2028", "", EINVALIDUSERID},
-		{"invalid UTF-8", "alice\xff", "", EINVALIDUSERID},
-		{"too long", strings.Repeat("a", 129), "", EINVALIDUSERID},
+		{"invalid UTF-8", "alice\xff", "", EINVALID},
+		{"too long", strings.Repeat("a", 129), "", EINVALID},
 		{"128 decomposed letters compose to 64", strings.Repeat("e\u0301", 64), strings.Repeat("\u00e9", 64), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
