@@ -32,7 +32,7 @@ func (s *Server) registerNative() {
 		response: map[int]*body{200: jsonBody(profileSchema)},
 	}, s.authed(s.getProfile))
 	s.handle("DELETE", "/v1/profiles/{user_id}", operation{
-		id: "deleteProfile", summary: "Delete a profile and every biometric record of it", tag: "native", auth: authAPIKey,
+		id: "deleteProfile", summary: "Delete a profile and every record of the user; the audit log is kept (admin)", tag: "native", auth: authAPIKey,
 		response: map[int]*body{200: jsonBody(schema{"type": "object", "properties": schema{
 			"user_id": schema{"type": "string"}, "deleted": schema{"type": "boolean"}}})},
 	}, s.authed(s.deleteProfile))

@@ -42,7 +42,7 @@ func (s *Server) registerUsage() {
 		errors:   []int{http.StatusForbidden},
 	}, s.authed(s.auditLog))
 	s.handle("GET", "/v1/user-learning/{user_id}", operation{
-		id: "userLearning", summary: "A profile's adaptive state: samples, progress, threshold, score statistics, recent updates", tag: "native", auth: authAPIKey,
+		id: "userLearning", summary: "A profile's adaptive state: samples, progress, threshold, score statistics, recent updates (admin)", tag: "native", auth: authAPIKey,
 		response: map[int]*body{200: jsonBody(learningSchema)},
 	}, s.authed(s.userLearning))
 	s.handle("POST", "/v1/user-learning/{user_id}/revert", operation{
