@@ -58,7 +58,13 @@ type Error struct {
 	Cause error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("voxgate: code=%s message=%s", e.Code, e.Message) }
+// Error describes e for logs, Cause included; clients get ErrorMessage.
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("voxgate: code=%s message=%s cause=%v", e.Code, e.Message, e.Cause)
+	}
+	return fmt.Sprintf("voxgate: code=%s message=%s", e.Code, e.Message)
+}
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {

@@ -1,14 +1,22 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"voxgate"
+	"voxgate/internal/enginetest"
+	"voxgate/seal"
+	"voxgate/service"
+	"voxgate/store/sqlite"
 )
 
 func TestUserIDHasOneSpellingAndNoInvisibleCharacters(t *testing.T) {
@@ -114,4 +122,42 @@ func TestMetricsNeedTheirTokenOrTheirOwnAddress(t *testing.T) {
 			t.Fatalf("metrics address: %d %.200s", st, body)
 		}
 	})
+}
+
+// TestDecodeErrorsNameNoLibraryInternals uploads a FLAC whose first
+// metadata block has a reserved type to the native and voice-ID routes: the
+// client reads voxgate's own message, the operator's log the parser's.
+func TestDecodeErrorsNameNoLibraryInternals(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "voxgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := seal.New(bytes.Repeat([]byte{7}, 32))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	svc := service.New(db, service.Options{Engine: enginetest.Engine(t), Sealer: sealer, Logger: log})
+	api := New(svc, Options{Logger: log})
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(func() { srv.Close(); db.Close() })
+	e := &testEnv{t: t, svc: svc, api: api, srv: srv, logs: logs}
+	key := e.key("acme", voxgate.ScopeAdmin)
+	if st, body, _ := e.do("POST", "/create-profile", key, map[string]string{"user_id": "alice"}); st != 201 {
+		t.Fatalf("create-profile: %d %v", st, body)
+	}
+	badFLAC := append([]byte("fLaC\x87\x00\x00\x04"), make([]byte, 200)...)
+	for _, tc := range []struct{ path, field string }{{"/enroll", "audio"}, {"/v1/voiceid/enroll", "audio_file"}} {
+		st, body := e.upload(tc.path, key, map[string]string{"user_id": "alice"}, tc.field, badFLAC)
+		msg, _ := body["message"].(string)
+		if st != 422 || body["error"] != voxgate.EUNSUPPORTEDFORMAT || msg == "" {
+			t.Errorf("%s: %d %v; want 422 unsupported_format", tc.path, st, body)
+		}
+		for _, internal := range []string{"meta.", "Block", "reserved", "FLAC header", "audio:"} {
+			if strings.Contains(msg, internal) {
+				t.Errorf("%s: message %q exposes %q", tc.path, msg, internal)
+			}
+		}
+	}
+	if n := strings.Count(logs.String(), "meta.Block.Parse: reserved block type"); n != 2 {
+		t.Errorf("the parser's detail is in %d request log lines, want 2:\n%s", n, logs)
+	}
 }

@@ -231,7 +231,7 @@ func (r *AsyncRequest) Validate() error {
 			return voxgate.Errorf(voxgate.EINVALID, "external_id is required")
 		}
 		if err := normalizeUserID(&r.ExternalID); err != nil {
-			return voxgate.Errorf(voxgate.EINVALID, "%s", strings.Replace(voxgate.ErrorMessage(err), "user_id", "external_id", 1))
+			return voxgate.Errorf(voxgate.ErrorCode(err), "%s", strings.Replace(voxgate.ErrorMessage(err), "user_id", "external_id", 1))
 		}
 	}
 	if r.Language != "" && !validLanguage(r.Language) {

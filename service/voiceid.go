@@ -147,7 +147,7 @@ func (s *Service) voiceIDAnalyze(ctx context.Context, audio []byte, g engine.Gat
 	an, err := s.engine.Analyze(ctx, audio)
 	if err != nil {
 		if voxgate.ErrorCode(err) == voxgate.EUNSUPPORTEDFORMAT {
-			return nil, voxgate.Errorf(voxgate.EUNSUPPORTEDFORMAT, "Provided audio format is not supported")
+			return nil, &voxgate.Error{Code: voxgate.EUNSUPPORTEDFORMAT, Message: "Provided audio format is not supported", Cause: err}
 		}
 		return nil, err
 	}
