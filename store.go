@@ -44,8 +44,9 @@ type Store interface {
 	// DeleteProfile erases the profile and everything else that holds the
 	// user's data, in one transaction: samples, voiceprint, fingerprints,
 	// standing, devices, device mismatches, challenge sessions and voice
-	// tokens, finished asynchronous jobs and every webhook delivery about
-	// the user (any state). Unfinished jobs are kept only so that their
+	// tokens, group memberships, finished asynchronous jobs and every
+	// webhook delivery about the user (any state; identification results
+	// that name the user, as identified or as a candidate, included). Unfinished jobs are kept only so that their
 	// submitter still gets an answer: their audio, device fingerprint and
 	// user id are cleared and their lease is broken, so they complete as
 	// "profile deleted" without any data of the user. The audit log

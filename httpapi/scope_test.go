@@ -86,14 +86,20 @@ var routeAccess = map[string][]string{
 	"GET /organisations/{orgId}/webhook":            adminOnly,
 	"GET /organisations/{orgId}/webhook/deliveries": adminOnly,
 	"POST /organisations/{orgId}/webhook/deliveries/{id}/redeliver": adminOnly,
-	"POST /uflow/admin/auth/voice/enroll":                           {credAdminJWT},
-	"POST /uflow/admin/auth/voice/verify":                           {credAdminJWT},
-	"GET /uflow/admin/auth/voice/status/{user_id}":                  {credAdminJWT},
-	"DELETE /uflow/admin/auth/voice/enrollment/{user_id}":           {credAdminJWT},
-	"POST /uflow/user/auth/voice/enroll":                            {credUserJWT},
-	"POST /uflow/user/auth/voice/verify":                            {credUserJWT},
-	"GET /uflow/user/auth/voice/status":                             {credUserJWT},
-	"DELETE /uflow/user/auth/voice/enrollment":                      {credUserJWT},
+	"POST /v1/voice/identify":                             anyKey,
+	"POST /organisations/{orgId}/identifications":         anyKey,
+	"PUT /v1/groups/{group}/members":                      adminOnly,
+	"GET /v1/groups/{group}":                              adminOnly,
+	"PUT /v1/settings/identification":                     adminOnly,
+	"GET /v1/settings/identification":                     adminOnly,
+	"POST /uflow/admin/auth/voice/enroll":                 {credAdminJWT},
+	"POST /uflow/admin/auth/voice/verify":                 {credAdminJWT},
+	"GET /uflow/admin/auth/voice/status/{user_id}":        {credAdminJWT},
+	"DELETE /uflow/admin/auth/voice/enrollment/{user_id}": {credAdminJWT},
+	"POST /uflow/user/auth/voice/enroll":                  {credUserJWT},
+	"POST /uflow/user/auth/voice/verify":                  {credUserJWT},
+	"GET /uflow/user/auth/voice/status":                   {credUserJWT},
+	"DELETE /uflow/user/auth/voice/enrollment":            {credUserJWT},
 }
 
 // scopeEnv is a server with token signing, a JWT verifier and demo keys,
@@ -150,7 +156,7 @@ func newScopeEnv(t *testing.T) *scopeEnv {
 // request builds a plausible request for the route: its path parameters
 // filled for alice of acme, and a body of the shape the route reads.
 func (e *scopeEnv) request(method, path, cred string) *http.Request {
-	path = strings.NewReplacer("{user_id}", "alice", "{orgId}", "acme", "{id}", ids.UUID(),
+	path = strings.NewReplacer("{user_id}", "alice", "{orgId}", "acme", "{id}", ids.UUID(), "{group}", "watchlist",
 		"{file}", "voiceauthorize.js", "{file...}", "index.html").Replace(path)
 	clip := base64.StdEncoding.EncodeToString([]byte("RIFF not really audio"))
 	var body io.Reader
@@ -173,7 +179,7 @@ func (e *scopeEnv) request(method, path, cred string) *http.Request {
 	switch {
 	case path == "/create-profile":
 		jsonOf(map[string]any{"user_id": "alice"})
-	case path == "/enroll", path == "/v1/voice/verify":
+	case path == "/enroll", path == "/v1/voice/verify", path == "/v1/voice/identify":
 		formOf("audio", map[string]string{"user_id": "alice"})
 	case path == "/verify-voice":
 		formOf("audio", map[string]string{"user_id": "alice", "session_id": ids.UUID()})
@@ -187,8 +193,12 @@ func (e *scopeEnv) request(method, path, cred string) *http.Request {
 		jsonOf(map[string]any{"user_id": "alice", "flow": "enroll"})
 	case strings.HasPrefix(path, "/v1/voiceid/"):
 		formOf("audio_file", map[string]string{"user_id": "alice", "embedding": "[0.5]"})
-	case strings.HasSuffix(path, "/enrollments"), strings.HasSuffix(path, "/verifications"):
+	case strings.HasSuffix(path, "/enrollments"), strings.HasSuffix(path, "/verifications"), strings.HasSuffix(path, "/identifications"):
 		jsonOf(map[string]any{"voice_data": clip, "request_uuid": ids.UUID(), "external_id": "alice"})
+	case strings.HasSuffix(path, "/members"):
+		jsonOf(map[string]any{"add": []string{"alice"}})
+	case path == "/v1/settings/identification" && method == "PUT":
+		jsonOf(map[string]any{"watchlist_policy": "flag"})
 	case strings.HasSuffix(path, "/webhook") && method == "PUT":
 		jsonOf(map[string]any{"url": "https://hooks.example/voxgate"})
 	case strings.HasPrefix(path, "/uflow/") && method == "POST":

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"voxgate"
@@ -316,9 +317,12 @@ func (s *Service) UpdateGroup(ctx context.Context, a voxgate.Actor, name string,
 	if len(add)+len(remove) > MaxGroupChange {
 		return nil, voxgate.Errorf(voxgate.EINVALID, "at most %d users may be added and removed in one call", MaxGroupChange)
 	}
-	for _, u := range append(append([]string(nil), add...), remove...) {
-		if err := voxgate.ValidateUserID(u); err != nil {
-			return nil, err
+	add, remove = slices.Clone(add), slices.Clone(remove) // normalised below: the caller's slices stay as given
+	for _, list := range [][]string{add, remove} {
+		for i := range list {
+			if err := normalizeUserID(&list[i]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	members, err := s.store.UpdateGroup(ctx, a.TenantID, name, add, remove, s.now().UTC())

@@ -38,6 +38,14 @@ func TestScopesAreCheckedNextToTheData(t *testing.T) {
 			_, err := s.VoiceIDEnroll(ctx, a, "alice", []byte("x"))
 			return err
 		},
+		"Identify": func(a voxgate.Actor) error {
+			_, err := s.Identify(ctx, a, IdentifyRequest{Audio: []byte("x")})
+			return err
+		},
+		"UpdateGroup": func(a voxgate.Actor) error {
+			_, err := s.UpdateGroup(ctx, a, "watchlist", []string{"alice"}, nil)
+			return err
+		},
 		"SubmitAsync": func(a voxgate.Actor) error {
 			_, err := s.SubmitAsync(ctx, a, AsyncRequest{Org: "acme", Kind: voxgate.JobVerify, ExternalID: "alice"})
 			return err
@@ -57,6 +65,8 @@ func TestScopesAreCheckedNextToTheData(t *testing.T) {
 		"Usage":         {enrollCT, challengeCT},
 		"VoiceIDEnroll": {enrollCT, challengeCT},
 		"SubmitAsync":   {enrollCT, challengeCT},
+		"Identify":      {enrollCT, challengeCT, endUser},
+		"UpdateGroup":   {verify, enrollCT, challengeCT, endUser},
 	}
 	names := map[string]voxgate.Actor{"admin": admin, "verify": verify, "enroll client token": enrollCT, "challenge client token": challengeCT, "end user": endUser}
 	for call, fn := range calls {

@@ -402,6 +402,12 @@ func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID, auditAs string
 		// (available_at = created_at: claimable at once by any clock.)
 		{`UPDATE async_jobs SET user_id = '', audio = NULL, device_fingerprint = '', status = 'queued', claim = '', available_at = created_at
 			WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
+		// Identification results name users in their payload only: the
+		// identified one, and the candidates.
+		{`DELETE FROM webhook_deliveries WHERE tenant_id = ? AND user_id = '' AND json_valid(CAST(payload AS TEXT)) AND (
+			json_extract(CAST(payload AS TEXT), '$.external_id') = ? OR
+			EXISTS (SELECT 1 FROM json_each(CAST(payload AS TEXT), '$.candidates') c WHERE json_extract(c.value, '$.user_id') = ?))`,
+			[]any{tenantID, userID, userID}},
 		// The user's own end-user token counted its rate windows by a key
 		// id holding the user id.
 		{`DELETE FROM rate_windows WHERE key_id = ?`, []any{voxgate.EndUserKeyID(tenantID, userID)}},
