@@ -135,7 +135,9 @@ func TestDecodeErrorsNameNoLibraryInternals(t *testing.T) {
 	sealer, _ := seal.New(bytes.Repeat([]byte{7}, 32))
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	svc := service.New(db, service.Options{Engine: enginetest.Engine(t), Sealer: sealer, Logger: log})
+	cfg := service.DefaultConfig()
+	cfg.Degraded = true // enginetest.Engine has no deepfake detector
+	svc := service.New(db, service.Options{Engine: enginetest.Engine(t), Sealer: sealer, Logger: log, Config: cfg})
 	api := New(svc, Options{Logger: log})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(func() { srv.Close(); db.Close() })
