@@ -1,0 +1,303 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"voxgate"
+)
+
+const profileColumns = `user_id, created_at, enrolled_at, samples, speech_seconds`
+
+func scanProfile(tenantID string, row scanner) (*voxgate.Profile, error) {
+	p := voxgate.Profile{TenantID: tenantID}
+	var created int64
+	var enrolled *int64
+	if err := row.Scan(&p.UserID, &created, &enrolled, &p.Samples, &p.SpeechSeconds); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = fromMillis(created)
+	p.EnrolledAt = timePtr(enrolled)
+	return &p, nil
+}
+
+// CreateProfile implements voxgate.Store. A concurrent insert of the same
+// key waits for the first and then does nothing, so exactly one caller
+// sees its row returned (created); the others read the stored profile.
+func (s *DB) CreateProfile(ctx context.Context, tenantID, userID string, at time.Time) (*voxgate.Profile, bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	p, err := scanProfile(tenantID, s.pool.QueryRow(ctx, `INSERT INTO profiles (tenant_id, user_id, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (tenant_id, user_id) DO NOTHING RETURNING `+profileColumns, tenantID, userID, millis(at)))
+	if err == nil {
+		return p, true, nil
+	}
+	if isForeignKey(err) {
+		return nil, false, voxgate.Errorf(voxgate.ENOTFOUND, "organisation not found")
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, err
+	}
+	p, err = scanProfile(tenantID, s.pool.QueryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Deleted between the two statements: as if created and deleted.
+		return nil, false, voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+	}
+	return p, false, err
+}
+
+// FindProfile implements voxgate.Store.
+func (s *DB) FindProfile(ctx context.Context, tenantID, userID string) (*voxgate.Profile, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	p, err := scanProfile(tenantID, s.pool.QueryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must enroll before verification")
+	}
+	return p, err
+}
+
+// biometricTables lists the tables holding per-profile biometric records,
+// deleted explicitly with the profile (the foreign keys cascade too).
+var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints", "standings"}
+
+// DeleteProfile implements voxgate.Store.
+func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Lock the profile first, so that writers holding it (standing,
+		// samples) finish before its records go.
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM profiles WHERE tenant_id = $1 AND user_id = $2 FOR UPDATE`, tenantID, userID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+		}
+		if err != nil {
+			return err
+		}
+		for _, table := range biometricTables {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID); err != nil {
+				return fmt.Errorf("delete from %s: %w", table, err)
+			}
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM profiles WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
+		return err
+	})
+}
+
+// AddSample implements voxgate.Store.
+func (s *DB) AddSample(ctx context.Context, tenantID string, smp *voxgate.Sample, requiredSpeech float64) (*voxgate.Profile, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var p *voxgate.Profile
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		p, err = scanProfile(tenantID, tx.QueryRow(ctx, `UPDATE profiles SET samples = samples + 1, speech_seconds = speech_seconds + $1,
+			enrolled_at = CASE WHEN enrolled_at IS NULL AND speech_seconds + $1 >= $2 THEN $3 ELSE enrolled_at END
+			WHERE tenant_id = $4 AND user_id = $5 RETURNING `+profileColumns,
+			smp.SpeechSeconds, requiredSpeech, millis(smp.CreatedAt), tenantID, smp.UserID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must be created with /create-profile before enrollment")
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO enrollment_samples
+			(id, tenant_id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			smp.ID, tenantID, smp.UserID, millis(smp.CreatedAt), smp.SpeechSeconds, smp.Weight, smp.ModelVersion, smp.Quality, smp.Embedding)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+const sampleColumns = `id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding`
+
+func scanSample(row scanner) (*voxgate.Sample, error) {
+	var smp voxgate.Sample
+	var created int64
+	if err := row.Scan(&smp.ID, &smp.UserID, &created, &smp.SpeechSeconds, &smp.Weight, &smp.ModelVersion, &smp.Quality, &smp.Embedding); err != nil {
+		return nil, err
+	}
+	smp.CreatedAt = fromMillis(created)
+	return &smp, nil
+}
+
+// ListSamples implements voxgate.Store.
+func (s *DB) ListSamples(ctx context.Context, tenantID, userID string) ([]*voxgate.Sample, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return collect(ctx, s.pool, `SELECT `+sampleColumns+` FROM enrollment_samples WHERE tenant_id = $1 AND user_id = $2
+		ORDER BY created_at, id`, []any{tenantID, userID}, scanSample)
+}
+
+// ListCohortSamples implements voxgate.Store.
+func (s *DB) ListCohortSamples(ctx context.Context, tenantID, modelVersion string, limit int) ([]*voxgate.Sample, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return collect(ctx, s.pool, `SELECT `+sampleColumns+` FROM enrollment_samples WHERE tenant_id = $1 AND model_version = $2
+		ORDER BY created_at DESC, id DESC LIMIT $3`, []any{tenantID, modelVersion, limit}, scanSample)
+}
+
+// PutVoiceprint implements voxgate.Store. The profile row is share-locked
+// first, so that a concurrent delete either precedes the write (and it
+// reports EPROFILENOTFOUND) or follows it.
+func (s *DB) PutVoiceprint(ctx context.Context, tenantID string, vp *voxgate.Voiceprint) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	next := vp.Revision + 1
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM profiles WHERE tenant_id = $1 AND user_id = $2 FOR SHARE`, tenantID, vp.UserID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+		}
+		if err != nil {
+			return err
+		}
+		var n int64
+		if vp.Revision == 0 {
+			tag, err := tx.Exec(ctx, `INSERT INTO voiceprints (tenant_id, user_id, model_version, template, revision, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, user_id) DO NOTHING`,
+				tenantID, vp.UserID, vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt))
+			if err != nil {
+				return err
+			}
+			n = tag.RowsAffected()
+		} else {
+			tag, err := tx.Exec(ctx, `UPDATE voiceprints SET model_version = $1, template = $2, revision = $3, updated_at = $4
+				WHERE tenant_id = $5 AND user_id = $6 AND revision = $7`,
+				vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt), tenantID, vp.UserID, vp.Revision)
+			if err != nil {
+				return err
+			}
+			n = tag.RowsAffected()
+		}
+		if n == 0 {
+			return voxgate.Errorf(voxgate.ECONFLICT, "voiceprint changed concurrently")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	vp.Revision = next
+	return nil
+}
+
+// FindVoiceprint implements voxgate.Store.
+func (s *DB) FindVoiceprint(ctx context.Context, tenantID, userID string) (*voxgate.Voiceprint, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	vp := voxgate.Voiceprint{UserID: userID}
+	var updated int64
+	err := s.pool.QueryRow(ctx, `SELECT model_version, template, revision, updated_at FROM voiceprints
+		WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID).Scan(&vp.ModelVersion, &vp.Template, &vp.Revision, &updated)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, voxgate.Errorf(voxgate.ENOTFOUND, "no voiceprint enrolled for user")
+	}
+	if err != nil {
+		return nil, err
+	}
+	vp.UpdatedAt = fromMillis(updated)
+	return &vp, nil
+}
+
+// AddFingerprint implements voxgate.Store.
+func (s *DB) AddFingerprint(ctx context.Context, tenantID string, f *voxgate.Fingerprint, keep int) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO fingerprints (id, tenant_id, user_id, created_at, source, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+			f.ID, tenantID, f.UserID, millis(f.CreatedAt), f.Source, f.Data); err != nil {
+			if isForeignKey(err) {
+				return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+			}
+			return err
+		}
+		if keep > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM fingerprints WHERE tenant_id = $1 AND user_id = $2 AND id NOT IN (
+				SELECT id FROM fingerprints WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3)`,
+				tenantID, f.UserID, keep); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ListFingerprints implements voxgate.Store.
+func (s *DB) ListFingerprints(ctx context.Context, tenantID, userID string, limit int) ([]*voxgate.Fingerprint, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return collect(ctx, s.pool, `SELECT id, user_id, created_at, source, data FROM fingerprints
+		WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, []any{tenantID, userID, limit},
+		func(row scanner) (*voxgate.Fingerprint, error) {
+			var f voxgate.Fingerprint
+			var created int64
+			if err := row.Scan(&f.ID, &f.UserID, &created, &f.Source, &f.Data); err != nil {
+				return nil, err
+			}
+			f.CreatedAt = fromMillis(created)
+			return &f, nil
+		})
+}
+
+// RecordAttempt implements voxgate.Store.
+func (s *DB) RecordAttempt(ctx context.Context, tenantID string, a *voxgate.Attempt) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `INSERT INTO attempts (id, tenant_id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		a.ID, tenantID, a.UserID, a.KeyID, millis(a.CreatedAt), a.Kind, a.Decision, a.Reason, a.Detail, a.LatencyMs)
+	return err
+}
+
+// attemptColumns are read by scanAttempt; usage reports read attempts
+// without their detail, so they select an empty string in its place.
+const (
+	attemptColumns      = `id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms`
+	attemptUsageColumns = `id, user_id, key_id, created_at, kind, decision, reason, '' AS detail, latency_ms`
+)
+
+func scanAttempt(row scanner) (*voxgate.Attempt, error) {
+	var a voxgate.Attempt
+	var created int64
+	if err := row.Scan(&a.ID, &a.UserID, &a.KeyID, &created, &a.Kind, &a.Decision, &a.Reason, &a.Detail, &a.LatencyMs); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = fromMillis(created)
+	return &a, nil
+}
+
+// ListAttempts implements voxgate.Store.
+func (s *DB) ListAttempts(ctx context.Context, tenantID, userID string, limit int) ([]*voxgate.Attempt, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if userID != "" {
+		return collect(ctx, s.pool, `SELECT `+attemptColumns+` FROM attempts WHERE tenant_id = $1 AND user_id = $2
+			ORDER BY created_at DESC, id DESC LIMIT $3`, []any{tenantID, userID, limit}, scanAttempt)
+	}
+	return collect(ctx, s.pool, `SELECT `+attemptColumns+` FROM attempts WHERE tenant_id = $1
+		ORDER BY created_at DESC, id DESC LIMIT $2`, []any{tenantID, limit}, scanAttempt)
+}
+
+// KeyAttempts implements voxgate.Store.
+func (s *DB) KeyAttempts(ctx context.Context, tenantID, keyID string, since time.Time, limit int) ([]*voxgate.Attempt, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return collect(ctx, s.pool, `SELECT `+attemptUsageColumns+` FROM attempts
+		WHERE tenant_id = $1 AND key_id = $2 AND created_at >= $3 ORDER BY created_at, id LIMIT $4`,
+		[]any{tenantID, keyID, millis(since), limit}, scanAttempt)
+}

@@ -1,0 +1,263 @@
+package postgres
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"voxgate"
+	"voxgate/internal/pgtest"
+	"voxgate/store/storetest"
+)
+
+func open(t *testing.T) voxgate.Store {
+	t.Helper()
+	db, err := Open(context.Background(), pgtest.Fresh(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+func TestNodesStartingTogetherMigrateOnce(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.Fresh(t)
+	const nodes = 5
+	var wg sync.WaitGroup
+	dbs := make([]*DB, nodes)
+	errs := make([]error, nodes)
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = Open(ctx, u)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	ms, _ := migrations()
+	var rows int
+	if err := dbs[0].pool.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil || rows != len(ms) {
+		t.Fatalf("schema_migrations has %d rows (%v), want %d: one per migration", rows, err, len(ms))
+	}
+	storetest.MustTenant(t, dbs[0], "kept")
+	dbs[0].Close()
+	again, err := Open(ctx, u)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer again.Close()
+	if v, _ := again.SchemaVersion(ctx); v != ms[len(ms)-1].version {
+		t.Fatalf("schema version %d after reopen, want %d", v, ms[len(ms)-1].version)
+	}
+	if _, err := again.FindTenant(ctx, "kept"); err != nil {
+		t.Fatalf("data lost across reopen: %v", err)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.Fresh(t)
+	db, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	pgtest.Exec(t, u, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)`)
+	db, err = Open(ctx, u)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open accepted a database from a newer version")
+	}
+	if !strings.Contains(err.Error(), "newer than this voxgate") {
+		t.Fatalf("error does not say why: %v", err)
+	}
+}
+
+func TestFailedMigrationLeavesNothingBehind(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.Fresh(t)
+	// A table in the way makes migration 0001 fail half-way through.
+	pgtest.Exec(t, u, `CREATE TABLE profiles (x INTEGER)`)
+	if db, err := Open(ctx, u); err == nil {
+		db.Close()
+		t.Fatal("Open succeeded over a conflicting table")
+	}
+	pgtest.Exec(t, u, `DROP TABLE profiles`)
+	// Nothing of 0001 stayed: no tenants table, no recorded version.
+	pgtest.Exec(t, u, `CREATE TABLE tenants (x INTEGER)`)
+	pgtest.Exec(t, u, `DROP TABLE tenants`)
+	db, err := Open(ctx, u)
+	if err != nil {
+		t.Fatalf("Open after clearing the conflict: %v", err)
+	}
+	db.Close()
+}
+
+func TestOpenExplainsConnectionFailures(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base := pgtest.URL(t)
+	wrongPassword, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPassword.User = url.UserPassword(wrongPassword.User.Username(), "not-the-password")
+	closed := freePort(t)
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"wrong password", wrongPassword.String(), "password authentication failed"},
+		{"unreachable server", "postgres://voxgate:secret@" + closed + "/voxgate?connect_timeout=5", "connect"},
+		{"malformed URL", "postgres://voxgate:secret@127.0.0.1:notaport/db", "postgres URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := Open(ctx, tc.url)
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+			for _, secret := range []string{"not-the-password", "secret"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error %q shows the password", err)
+				}
+			}
+		})
+	}
+}
+
+// TestPingFailsWhileTheDatabaseIsAwayAndRecovers puts a TCP relay between
+// the pool and the server, cuts it, and restores it.
+func TestPingFailsWhileTheDatabaseIsAwayAndRecovers(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(pgtest.Fresh(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := newRelay(t, u.Host)
+	u.Host = relay.addr
+	db, err := Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("ping through the relay: %v", err)
+	}
+	relay.cut()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = db.Ping(pctx)
+	cancel()
+	if err == nil {
+		t.Fatal("ping succeeded with the database unreachable")
+	}
+	relay.restore()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = db.Ping(pctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool did not recover: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, err := db.FindTenant(ctx, "nobody"); voxgate.ErrorCode(err) != voxgate.ENOTFOUND {
+		t.Fatalf("query after recovery: %v", err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// relay forwards loopback TCP connections to target until cut, which closes
+// every open connection and refuses new ones until restore.
+type relay struct {
+	addr, target string
+	mu           sync.Mutex
+	down         bool
+	conns        []net.Conn
+}
+
+func newRelay(t *testing.T, target string) *relay {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{addr: ln.Addr().String(), target: target}
+	t.Cleanup(func() { ln.Close(); r.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go r.serve(c)
+		}
+	}()
+	return r
+}
+
+func (r *relay) serve(c net.Conn) {
+	r.mu.Lock()
+	down := r.down
+	r.mu.Unlock()
+	if down {
+		c.Close()
+		return
+	}
+	up, err := net.Dial("tcp", r.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	r.mu.Lock()
+	r.conns = append(r.conns, c, up)
+	r.mu.Unlock()
+	go func() { io.Copy(up, c); up.Close() }()
+	io.Copy(c, up)
+	c.Close()
+}
+
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = true
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
+}
+
+func (r *relay) restore() {
+	r.mu.Lock()
+	r.down = false
+	r.mu.Unlock()
+}
+
