@@ -260,4 +260,3 @@ func (r *relay) restore() {
 	r.down = false
 	r.mu.Unlock()
 }
-
