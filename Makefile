@@ -1,6 +1,7 @@
 # voxgate: two commands do everything on a fresh Debian machine with Go.
 #   make run    installs what the service needs, builds it and serves on 127.0.0.1:8080
-#   make test   installs what the tests need, then gofmt, go mod tidy and vet checks, the whole suite, and the race detector
+#   make test   installs what the tests need, then gofmt, go mod tidy and vet checks, the whole suite
+#               (beside a throwaway PostgreSQL cluster), and the race detector
 
 GO      ?= go
 BIN     := bin/voxgate
@@ -13,7 +14,7 @@ MODELS  ?= ./models
 DEGRADED ?=
 ENROLL_SPEECH ?= 10
 
-.PHONY: run test test-browser build deps test-deps vet fmt-check mod-check bench fuzz clean
+.PHONY: run test test-suite test-browser build deps test-deps vet fmt-check mod-check bench fuzz clean
 
 # The models are fetched (SHA-256 checked) when the folder lacks them,
 # copied from ../shared/models where that has them (no network needed).
@@ -51,7 +52,14 @@ mod-check:
 # capture device, which drops audio when it competes for the CPU
 # (docs/PERFORMANCE.md), and real-time recording is slower still beside
 # the CPU-heavy packages.
+#
+# The suite runs beside a throwaway PostgreSQL cluster (scripts/with-postgres.sh,
+# which exports VOXGATE_TEST_POSTGRES), so that the PostgreSQL store passes the
+# same conformance suite as SQLite and three real nodes share one database.
 test: test-deps fmt-check mod-check vet
+	scripts/with-postgres.sh $(MAKE) --no-print-directory test-suite
+
+test-suite:
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/browsertest$$')
 	$(GO) test -count=1 -timeout 20m ./browsertest
 	$(GO) test -count=1 -race -short -timeout 20m ./...

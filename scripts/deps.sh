@@ -15,6 +15,9 @@ if [ "${1:-run}" = test ]; then
   # instance from NodeSource, which bundles npm) is used as it is.
   command -v node >/dev/null || want+=(nodejs)
   command -v npm >/dev/null || want+=(npm)
+  # The PostgreSQL tests need a server to start a throwaway cluster with
+  # (scripts/with-postgres.sh); Debian's package unless one is on the PATH.
+  command -v initdb >/dev/null || want+=(postgresql)
 fi
 
 missing=()

@@ -21,6 +21,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fs := newFlags("keys "+sub, stdout)
 	data := fs.String("data", envOr("VOXGATE_DATA", "./data"), "data `DIR` (env VOXGATE_DATA)")
+	storeURL := fs.String("store", envOr("VOXGATE_STORE", ""), storeFlagUsage)
 	tenant := fs.String("tenant", "", "tenant `NAME` (or ID)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	var scope, label, id string
@@ -43,7 +44,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *tenant == "" {
 		return usagef("keys "+sub, "--tenant is required")
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStore(ctx, *storeURL, *data)
 	if err != nil {
 		return err
 	}

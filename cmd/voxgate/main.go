@@ -1,12 +1,13 @@
 // Command voxgate is the single voxgate binary: the server and the operator
 // tools around it.
 //
-//	voxgate serve  [--addr HOST:PORT] [--data DIR] [--models DIR]
-//	voxgate keys   create|list|revoke ...
+//	voxgate serve  [--addr HOST:PORT] [--data DIR] [--store URL] [--models DIR]
+//	voxgate keys   create|list|revoke ... [--store URL]
 //	voxgate audio  inspect FILE [--json]
 //	voxgate models pull|verify [--dir DIR]
 //	voxgate eval   SETDIR... [--json] [--plot FILE.png]
 //	voxgate tokens mint|verify|keygen ...
+//	voxgate secrets init [--data DIR]
 //	voxgate bench  verify|enroll [-n N] [-c C] [--runs R] [--url URL --key KEY]
 //	voxgate bench  identify [--gallery N] [--probes P] [--json]
 //	voxgate bench  soak [--duration 10m] [--rate R] [--kill-every 45s]
@@ -52,6 +53,7 @@ func commands() []command {
 		{name: "eval", usage: "measure error rates on CSV sets through the service (SETDIR... [--json] [--plot FILE.png])", run: runEval},
 		{name: "tokens", usage: "make and check JWTs for the /uflow routes (mint|verify|keygen)", run: runTokens, subs: []string{"mint", "verify", "keygen"}},
 		{name: "bench", usage: "load-test a server with real recordings: throughput, latency, CPU and stage shares (verify|enroll; identify: the identification index on a synthetic gallery; soak: mixed load with random SIGKILLs)", run: runBench, subs: []string{"verify", "enroll", "identify", "soak"}},
+		{name: "secrets", usage: "create the keys every node of a shared store needs (init [--data DIR])", run: runSecrets, subs: []string{"init"}},
 		{name: "completion", usage: "print a shell completion script (bash|zsh|fish)", run: runCompletion, subs: []string{"bash", "zsh", "fish"}},
 		{name: "version", usage: "print the version (also: voxgate --version)", run: runVersion},
 	}

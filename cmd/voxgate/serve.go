@@ -18,8 +18,6 @@ import (
 	"voxgate/httpapi"
 	"voxgate/seal"
 	"voxgate/service"
-	"voxgate/store/sqlite"
-	"voxgate/voicetoken"
 )
 
 // config is the server's configuration from flags and environment.
@@ -42,6 +40,8 @@ type config struct {
 	webhookOverlap time.Duration
 	// jobLease is how long an async job stays claimed without a heartbeat.
 	jobLease time.Duration
+	// store is the --store URL; "" is the SQLite database under data.
+	store string
 	// budget bounds the audio work in flight (service.BudgetConfig).
 	audioBudgetMB int64
 	analyses      int
@@ -72,6 +72,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg config
 	fs.StringVar(&cfg.addr, "addr", envOr("VOXGATE_ADDR", "127.0.0.1:8080"), "listen address `HOST:PORT` (env VOXGATE_ADDR)")
 	fs.StringVar(&cfg.data, "data", envOr("VOXGATE_DATA", "./data"), "data `DIR`: database, keys (env VOXGATE_DATA)")
+	fs.StringVar(&cfg.store, "store", envOr("VOXGATE_STORE", ""), storeFlagUsage)
 	fs.StringVar(&cfg.models, "models", envOr("VOXGATE_MODELS", ""), "models `DIR` (env VOXGATE_MODELS; default ./models, then ../shared/models)")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.Float64Var(&cfg.targetFAR, "far", 0.01, "target false-accept rate of the voice threshold")
@@ -129,15 +130,6 @@ func resolveModels(given string) (string, error) {
 	return "", nil
 }
 
-// openStore makes the data directory (private to the service's user) and
-// opens the database in it.
-func openStore(ctx context.Context, dataDir string) (*sqlite.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	return sqlite.Open(ctx, filepath.Join(dataDir, "voxgate.db"))
-}
-
 // serve runs the server until ctx is cancelled, then lets in-flight requests
 // finish within the grace period. listening, when not nil, receives the
 // bound address (tests listen on port 0).
@@ -154,21 +146,27 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	db, err := openStore(ctx, cfg.data)
+	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	// A node of a shared store never makes keys of its own: what it sealed
+	// or signed, the other nodes could not open or check.
+	create := !sharedStore(cfg.store)
+	sealer, err := loadSealer(cfg.data, create)
+	if err != nil {
+		return err
+	}
+	tokens, err := loadTokenSigner(cfg.data, create)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg.store, cfg.data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
 	eng, err := buildEngine(models, cfg.targetFAR, log)
-	if err != nil {
-		return err
-	}
-	sealer, err := loadSealer(cfg.data)
-	if err != nil {
-		return err
-	}
-	tokens, err := voicetoken.LoadOrCreate(cfg.data)
 	if err != nil {
 		return err
 	}
@@ -186,7 +184,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	scfg.Async.JobLease = cfg.jobLease
 	scfg.Budget = service.BudgetConfig{AudioBytes: cfg.audioBudgetMB << 20, Analyses: cfg.analyses, Wait: cfg.queueWait}
 	if cfg.auditPseudonyms {
-		if scfg.AuditSalt, err = loadAuditSalt(cfg.data); err != nil {
+		if scfg.AuditSalt, err = loadAuditSalt(cfg.data, create); err != nil {
 			return err
 		}
 	}
@@ -212,7 +210,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	} else if len(missing) > 0 {
 		log.Warn("serving degraded: verdicts are given without these checks", "missing", missing)
 	}
-	log.Info("voxgate listening", "addr", ln.Addr().String(), "data", cfg.data, "models", models, "engine", eng.String(), "version", version,
+	log.Info("voxgate listening", "addr", ln.Addr().String(), "data", cfg.data, "store", describeStore(cfg.store, cfg.data), "models", models, "engine", eng.String(), "version", version,
 		"degraded", cfg.degraded, "enroll_speech_s", scfg.RequiredSpeech)
 	if listening != nil {
 		listening <- ln.Addr().String()
@@ -274,32 +272,11 @@ func crashHook(log *slog.Logger) func(point string) {
 	}
 }
 
-// loadSealer returns the voiceprint sealer: keys from VOXGATE_VOICEPRINT_KEY
-// (hex, comma-separated, the first sealing, all opening: rotation), else the
-// key file in the data directory, created with mode 0600 at first start.
-func loadSealer(dataDir string) (*seal.Sealer, error) {
-	if env := os.Getenv("VOXGATE_VOICEPRINT_KEY"); env != "" {
-		var keys [][]byte
-		for _, part := range strings.Split(env, ",") {
-			k, err := seal.ParseKey(strings.TrimSpace(part))
-			if err != nil {
-				return nil, fmt.Errorf("VOXGATE_VOICEPRINT_KEY: %w", err)
-			}
-			keys = append(keys, k)
-		}
-		return seal.New(keys...)
-	}
-	k, err := seal.LoadOrCreateKey(filepath.Join(dataDir, "voiceprint.key"))
-	if err != nil {
-		return nil, err
-	}
-	return seal.New(k)
-}
-
 // loadAuditSalt returns the salt of audit pseudonyms: VOXGATE_AUDIT_SALT
 // (hex; the same on every node), else DATA/audit.salt, created with mode
-// 0600 at first use. Changing it changes the pseudonyms of later deletions.
-func loadAuditSalt(dataDir string) ([]byte, error) {
+// 0600 at first use unless create is false (a node of a shared store: see
+// secrets.go). Changing it changes the pseudonyms of later deletions.
+func loadAuditSalt(dataDir string, create bool) ([]byte, error) {
 	if env := os.Getenv("VOXGATE_AUDIT_SALT"); env != "" {
 		k, err := seal.ParseKey(strings.TrimSpace(env))
 		if err != nil {
@@ -307,7 +284,13 @@ func loadAuditSalt(dataDir string) ([]byte, error) {
 		}
 		return k, nil
 	}
-	return seal.LoadOrCreateKey(filepath.Join(dataDir, "audit.salt"))
+	path := filepath.Join(dataDir, "audit.salt")
+	if !create {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf(missingSecret, "the audit salt ("+path+" or VOXGATE_AUDIT_SALT)")
+		}
+	}
+	return seal.LoadOrCreateKey(path)
 }
 
 // sweep deletes expired sessions and tokens every minute until ctx ends.

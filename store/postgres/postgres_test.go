@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -150,8 +149,8 @@ func TestPingFailsWhileTheDatabaseIsAwayAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := newRelay(t, u.Host)
-	u.Host = relay.addr
+	relay := pgtest.NewRelay(t, u.Host)
+	u.Host = relay.Addr
 	db, err := Open(ctx, u.String())
 	if err != nil {
 		t.Fatal(err)
@@ -160,14 +159,14 @@ func TestPingFailsWhileTheDatabaseIsAwayAndRecovers(t *testing.T) {
 	if err := db.Ping(ctx); err != nil {
 		t.Fatalf("ping through the relay: %v", err)
 	}
-	relay.cut()
+	relay.Cut()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = db.Ping(pctx)
 	cancel()
 	if err == nil {
 		t.Fatal("ping succeeded with the database unreachable")
 	}
-	relay.restore()
+	relay.Restore()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -194,69 +193,4 @@ func freePort(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
-}
-
-// relay forwards loopback TCP connections to target until cut, which closes
-// every open connection and refuses new ones until restore.
-type relay struct {
-	addr, target string
-	mu           sync.Mutex
-	down         bool
-	conns        []net.Conn
-}
-
-func newRelay(t *testing.T, target string) *relay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{addr: ln.Addr().String(), target: target}
-	t.Cleanup(func() { ln.Close(); r.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go r.serve(c)
-		}
-	}()
-	return r
-}
-
-func (r *relay) serve(c net.Conn) {
-	r.mu.Lock()
-	down := r.down
-	r.mu.Unlock()
-	if down {
-		c.Close()
-		return
-	}
-	up, err := net.Dial("tcp", r.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	r.mu.Lock()
-	r.conns = append(r.conns, c, up)
-	r.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close() }()
-	io.Copy(c, up)
-	c.Close()
-}
-
-func (r *relay) cut() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.down = true
-	for _, c := range r.conns {
-		c.Close()
-	}
-	r.conns = nil
-}
-
-func (r *relay) restore() {
-	r.mu.Lock()
-	r.down = false
-	r.mu.Unlock()
 }
