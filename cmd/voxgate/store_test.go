@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"net/url"
 	"os/exec"
@@ -77,4 +78,37 @@ func pgtestURLOrEmpty(t *testing.T) string {
 	var u string
 	t.Run("postgres", func(t *testing.T) { u = pgtest.URL(t) })
 	return u
+}
+
+// TestTokensVerifyLooksTheTenantUpInTheStore: with --store, `tokens verify`
+// resolves the token's tenant as the server would, on SQLite and PostgreSQL.
+func TestTokensVerifyLooksTheTenantUpInTheStore(t *testing.T) {
+	stores := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "voxgate.db")}
+	if u := pgtestURLOrEmpty(t); u != "" {
+		stores["postgres"] = pgtest.Fresh(t)
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	runCLI(t, "tokens", "keygen", "--alg", "HS256", "--out", secret)
+	for name, store := range stores {
+		t.Run(name, func(t *testing.T) {
+			var created struct {
+				TenantID string `json:"tenant_id"`
+			}
+			if err := json.Unmarshal(runCLI(t, "keys", "create", "--tenant", "acme", "--json", "--store", store), &created); err != nil {
+				t.Fatal(err)
+			}
+			for tenant, want := range map[string]string{"acme": created.TenantID, "nobody": ""} {
+				tok := strings.TrimSpace(string(runCLI(t, "tokens", "mint", "--role", "admin", "--sub", "ops", "--tenant", tenant, "--secret-file", secret)))
+				out, err := exec.Command(binary, "tokens", "verify", "--jwt-hs256-secret-file", secret, "--store", store, tok).CombinedOutput()
+				var claims map[string]any
+				json.Unmarshal(out, &claims)
+				switch {
+				case want != "" && (err != nil || claims["tenant_id"] != want):
+					t.Fatalf("verify a token of %s: %v %s", tenant, err, out)
+				case want == "" && (err == nil || !strings.Contains(string(out), "not found")):
+					t.Fatalf("verify a token of an unknown tenant: %v %s", err, out)
+				}
+			}
+		})
+	}
 }

@@ -32,7 +32,7 @@ func runTokens(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case sub == "mint":
 		return tokensMint(args, stdout, stderr)
 	case sub == "verify":
-		return tokensVerify(args, stdout, stderr)
+		return tokensVerify(ctx, args, stdout, stderr)
 	default:
 		return tokensKeygen(args, stdout, stderr)
 	}
@@ -108,11 +108,13 @@ func tokensMint(args []string, stdout, stderr io.Writer) error {
 }
 
 // tokensVerify checks a token as `voxgate serve` would with the same
-// --jwt-* flags (except the tenant lookup) and prints its claims.
-func tokensVerify(args []string, stdout, stderr io.Writer) error {
+// --jwt-* flags and prints its claims; with --store it also looks the
+// tenant up, as the server does.
+func tokensVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tokens verify", stdout)
 	var jc jwtConfig
 	jc.register(fs)
+	storeURL := fs.String("store", envOr("VOXGATE_STORE", ""), "also look the token's tenant up in this store `URL` (sqlite:PATH or postgres://...; env VOXGATE_STORE)")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
@@ -141,10 +143,23 @@ func tokensVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return errors.New(voxgate.ErrorMessage(err))
 	}
-	return json.NewEncoder(stdout).Encode(map[string]any{
+	out := map[string]any{
 		"valid": true, "sub": c.Subject, "tenant": c.Tenant, "role": c.Role, "jti": c.ID, "iss": c.Issuer,
 		"kid": c.KeyID, "iat": c.IssuedAt.UTC(), "exp": c.ExpiresAt.UTC(),
-	})
+	}
+	if *storeURL != "" {
+		db, err := openStore(ctx, *storeURL, "")
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		t, err := db.FindTenant(ctx, c.Tenant)
+		if err != nil {
+			return fmt.Errorf("tenant %q: %s", c.Tenant, voxgate.ErrorMessage(err))
+		}
+		out["tenant_id"] = t.ID
+	}
+	return json.NewEncoder(stdout).Encode(out)
 }
 
 // tokensKeygen makes a key to try the /uflow routes with: an HS256 secret
