@@ -176,7 +176,9 @@ func measure(base, sharedDir, bin, tmp string, nodes, actors, concurrency int, d
 	wg.Wait()
 	// Interleave the users so that no one user's attempts queue behind
 	// each other.
-	sort.SliceStable(probes, func(i, j int) bool { return probes[i].path[len(probes[i].path)-14:] < probes[j].path[len(probes[j].path)-14:] })
+	sort.SliceStable(probes, func(i, j int) bool {
+		return probes[i].path[len(probes[i].path)-14:] < probes[j].path[len(probes[j].path)-14:]
+	})
 
 	// Restart, so that the database's counters hold the load alone (a
 	// backend reports its active time when it exits).
