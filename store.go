@@ -7,8 +7,8 @@ import (
 
 // Store persists the domain. Every call that touches tenant data takes the
 // tenant ID as a required argument, so that no query can forget it; the
-// SQLite implementation (store/sqlite) and any other must pass the shared
-// conformance suite in store/storetest.
+// SQLite (store/sqlite) and PostgreSQL (store/postgres) implementations,
+// and any other, must pass the shared conformance suite in store/storetest.
 //
 // Errors: ENOTFOUND / EPROFILENOTFOUND when a record does not exist within
 // the tenant, ECONFLICT on uniqueness violations; anything else is internal.

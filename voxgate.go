@@ -1,7 +1,7 @@
 // Package voxgate holds the domain of the voice-biometrics service: the plain
 // types (Tenant, APIKey, Profile, Attempt...), the Store interface that
 // persists them, and the application error codes. It imports nothing of the
-// outside world: storage lives in store/sqlite, HTTP in httpapi, the signal
+// outside world: storage lives in store/sqlite and store/postgres, HTTP in httpapi, the signal
 // processing in the engine packages (audio, vad, speaker, antispoof, ...), and
 // the orchestration of all of them in service.
 package voxgate

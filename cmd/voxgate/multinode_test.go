@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"voxgate/ids"
 	"voxgate/internal/pgtest"
@@ -53,7 +56,10 @@ const (
 
 // startCluster runs n nodes. The nodes reach the database through a relay
 // that the test can cut, and load the shared models (the anti-spoofing
-// detector included: adaptation needs high liveness).
+// detector included: adaptation needs high liveness). The job lease is
+// short, so that a killed node's jobs move on within the test, but long
+// enough for a verification on a loaded machine (a job whose lease ends
+// while it runs is cancelled and retried).
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	models := filepath.Join(shared.Dir(t), "models")
@@ -90,7 +96,7 @@ func startCluster(t *testing.T, n int) *cluster {
 		}
 		base, cmd, logs := startServerArgs(t, data, "--store", c.store, "--models", models,
 			"--rate-minute", strconv.Itoa(nodeRatePerMinute), "--rate-hour", "0",
-			"--job-lease", "4s", "--webhook-allow-private", "--webhook-timeout", "2s")
+			"--job-lease", "20s", "--webhook-allow-private", "--webhook-timeout", "2s")
 		c.nodes = append(c.nodes, &node{base: base, cmd: cmd, logs: logs})
 	}
 	return c
@@ -465,6 +471,14 @@ func testAsyncKill(t *testing.T, c *cluster, key string) {
 		case <-deadline:
 			t.Fatalf("%d of %d webhooks never arrived after node %d was killed", len(want)-len(done), len(want), victim)
 		}
+	}
+	// How many jobs a node lost and another took over (informational: it
+	// depends on which jobs the killed node held at that moment).
+	if conn, err := pgx.Connect(context.Background(), c.store); err == nil {
+		var retaken int
+		conn.QueryRow(context.Background(), `SELECT COUNT(*) FROM async_jobs WHERE attempts > 1`).Scan(&retaken)
+		conn.Close(context.Background())
+		t.Logf("%d of %d jobs were claimed again after node %d died", retaken, len(want), victim)
 	}
 	mu.Lock()
 	defer mu.Unlock()

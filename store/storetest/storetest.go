@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every voxgate.Store must pass:
-// the SQLite store runs it today and a PostgreSQL store will run the same
-// tests, so the service layer can rely on one behaviour.
+// the SQLite store (store/sqlite) and the PostgreSQL store (store/postgres)
+// run the same tests, so the service layer can rely on one behaviour.
 package storetest
 
 import (
