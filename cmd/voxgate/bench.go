@@ -16,6 +16,8 @@ import (
 type benchOptions struct {
 	url, key   string
 	pid        int
+	nodes      int
+	store      string
 	models     string
 	audioDir   string
 	n, c, runs int
@@ -42,9 +44,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fs := newFlags("bench "+kind, stdout)
 	var o benchOptions
-	fs.StringVar(&o.url, "url", "", "target a running server at `URL` (default: start one on a free loopback port with a fresh data folder, rate limits off and --server-timing)")
+	fs.StringVar(&o.url, "url", "", "target running servers at `URL`s, comma-separated, requests spread round-robin (default: start --nodes servers on free loopback ports with a fresh data folder, rate limits off and --server-timing)")
 	fs.StringVar(&o.key, "key", envOr("VOXGATE_KEY", ""), "admin API `KEY` for --url (env VOXGATE_KEY)")
 	fs.IntVar(&o.pid, "pid", 0, "the --url server's process `ID`, for CPU seconds per request (same machine only)")
+	fs.IntVar(&o.nodes, "nodes", 1, "servers to start, sharing --store, requests spread round-robin over them")
+	fs.StringVar(&o.store, "store", "", "the started servers' store `URL` (sqlite:PATH or postgres://...; default: SQLite in the fresh data folder, shared by the nodes)")
 	fs.StringVar(&o.models, "models", envOr("VOXGATE_MODELS", ""), "models `DIR` of the started server (default ./models, then ../shared/models)")
 	fs.StringVar(&o.audioDir, "audio", defaultBenchAudio(), "folder of recordings, one speaker per file, cut into an enrollment and unique probes (default: the Speech Accent Archive part of ../shared's train-pool, ~25 s per speaker)")
 	fs.IntVar(&o.n, "n", 200, "measured requests per run")
@@ -60,8 +64,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	}
-	if o.n < 1 || o.c < 1 || o.runs < 1 || o.warmup < 0 || o.probe < time.Second || o.enroll < time.Second {
-		return usagef("bench "+kind, "-n, -c and --runs must be positive, --probe and --enroll at least 1s")
+	if o.n < 1 || o.c < 1 || o.runs < 1 || o.nodes < 1 || o.warmup < 0 || o.probe < time.Second || o.enroll < time.Second {
+		return usagef("bench "+kind, "-n, -c, --runs and --nodes must be positive, --probe and --enroll at least 1s")
+	}
+	if o.url != "" && (o.nodes != 1 || o.store != "") {
+		return usagef("bench "+kind, "--nodes and --store are for the servers bench starts, not with --url")
 	}
 	if o.url != "" && o.key == "" {
 		return usagef("bench "+kind, "--url needs --key (an admin key of the target server)")

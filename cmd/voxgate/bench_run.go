@@ -19,8 +19,10 @@ import (
 
 // benchReport is what `voxgate bench` prints.
 type benchReport struct {
-	Kind        string     `json:"kind"`
-	URL         string     `json:"url"`
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+	// Nodes is how many servers the requests were spread over.
+	Nodes       int        `json:"nodes"`
 	Concurrency int        `json:"concurrency"`
 	Requests    int        `json:"requests_per_run"`
 	ProbeS      float64    `json:"probe_s,omitempty"`
@@ -59,11 +61,11 @@ type benchSum struct {
 }
 
 func benchRun(ctx context.Context, kind string, o benchOptions, t *benchServer, stderr io.Writer) (*benchReport, error) {
-	c := &benchClient{url: t.url, key: t.key, http: &http.Client{
+	c := &benchClient{urls: t.urls, key: t.key, http: &http.Client{
 		Timeout:   2 * time.Minute,
 		Transport: &http.Transport{MaxIdleConnsPerHost: o.c, MaxConnsPerHost: 0},
 	}}
-	rep := &benchReport{Kind: kind, URL: t.url, Concurrency: o.c, Requests: o.n, EnrollS: o.enroll.Seconds(), ClientCPUs: runtime.NumCPU()}
+	rep := &benchReport{Kind: kind, URL: strings.Join(t.urls, ","), Nodes: len(t.urls), Concurrency: o.c, Requests: o.n, EnrollS: o.enroll.Seconds(), ClientCPUs: runtime.NumCPU()}
 	if kind == "verify" {
 		rep.ProbeS = o.probe.Seconds()
 	}
@@ -295,7 +297,11 @@ func (rep *benchReport) print(w io.Writer, asJSON bool) error {
 	if rep.Kind == "enroll" {
 		what = fmt.Sprintf("enroll, %.0f s first samples", rep.EnrollS)
 	}
-	fmt.Fprintf(w, "voxgate bench %s against %s: %d requests x %d run(s), concurrency %d\n", what, rep.URL, rep.Requests, len(rep.Runs), rep.Concurrency)
+	against := rep.URL
+	if rep.Nodes > 1 {
+		against = fmt.Sprintf("%d nodes (%s)", rep.Nodes, rep.URL)
+	}
+	fmt.Fprintf(w, "voxgate bench %s against %s: %d requests x %d run(s), concurrency %d\n", what, against, rep.Requests, len(rep.Runs), rep.Concurrency)
 	fmt.Fprintf(w, "%-6s %8s %8s %8s %8s %8s %10s %s\n", "run", "req/s", "p50 ms", "p90 ms", "p99 ms", "mean ms", "cpu s/req", "ok/failed")
 	row := func(name string, s benchSum) {
 		fmt.Fprintf(w, "%-6s %8.2f %8.1f %8.1f %8.1f %8.1f %10.3f %d/%d\n", name, s.Throughput, s.P50ms, s.P90ms, s.P99ms, s.MeanMs, s.CPUPerRequestS, s.OK, s.Failed)

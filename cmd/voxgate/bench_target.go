@@ -18,22 +18,31 @@ import (
 	"voxgate/internal/shared"
 )
 
-// benchServer is the server a benchmark drives: one it started (and stops)
-// or one given by --url.
+// benchServer is what a benchmark drives: the servers it started (and
+// stops) or those given by --url, requests spread round-robin over them.
 type benchServer struct {
-	url, key string
-	// pid is the server's process, for CPU accounting (0: unknown).
-	pid  int
-	cmd  *exec.Cmd
+	urls []string
+	key  string
+	// pids are the servers' processes, for CPU accounting (none: unknown).
+	pids []int
+	cmds []*exec.Cmd
 	data string
 }
 
-// benchTarget returns the --url server, or starts this binary's own
-// `serve` on a free loopback port with a fresh data folder, rate limits off
-// (the benchmark measures capacity, not the limiter) and Server-Timing on.
+// benchTarget returns the --url servers, or starts --nodes of this
+// binary's own `serve` on free loopback ports, sharing one store (--store,
+// else SQLite in a fresh data folder) and the data folder's secrets, rate
+// limits off (the benchmark measures capacity, not the limiter) and
+// Server-Timing on.
 func benchTarget(ctx context.Context, o benchOptions, stderr io.Writer) (*benchServer, error) {
 	if o.url != "" {
-		t := &benchServer{url: strings.TrimRight(o.url, "/"), key: o.key, pid: o.pid}
+		t := &benchServer{key: o.key}
+		for _, u := range splitList(o.url) {
+			t.urls = append(t.urls, strings.TrimRight(u, "/"))
+		}
+		if o.pid != 0 {
+			t.pids = []int{o.pid}
+		}
 		return t, nil
 	}
 	self, err := os.Executable()
@@ -45,7 +54,16 @@ func benchTarget(ctx context.Context, o benchOptions, stderr io.Writer) (*benchS
 		return nil, err
 	}
 	t := &benchServer{data: data}
-	out, err := exec.CommandContext(ctx, self, "keys", "create", "--data", data, "--tenant", "bench", "--json").Output()
+	// Every node of a shared store needs the same secrets: made once here.
+	if out, err := exec.CommandContext(ctx, self, "secrets", "init", "--data", data).CombinedOutput(); err != nil {
+		t.close()
+		return nil, fmt.Errorf("make the servers' secrets: %v: %s", err, out)
+	}
+	storeArgs := []string{}
+	if o.store != "" {
+		storeArgs = []string{"--store", o.store}
+	}
+	out, err := exec.CommandContext(ctx, self, append([]string{"keys", "create", "--data", data, "--tenant", "bench", "--json"}, storeArgs...)...).Output()
 	if err != nil {
 		t.close()
 		return nil, fmt.Errorf("create the benchmark's API key: %w", err)
@@ -58,12 +76,6 @@ func benchTarget(ctx context.Context, o benchOptions, stderr io.Writer) (*benchS
 		return nil, fmt.Errorf("create the benchmark's API key: unexpected output %q", out)
 	}
 	t.key = k.Key
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		t.close()
-		return nil, err
-	}
-	args := []string{"serve", "--addr", addr, "--data", data, "--server-timing", "--rate-minute", "0", "--rate-hour", "0"}
 	models, err := resolveModels(o.models)
 	if err != nil {
 		t.close()
@@ -74,56 +86,75 @@ func benchTarget(ctx context.Context, o benchOptions, stderr io.Writer) (*benchS
 			models = filepath.Join(sh, "models")
 		}
 	}
-	if models != "" {
-		args = append(args, "--models", models)
-	}
-	t.cmd = exec.Command(self, args...)
 	logFile, err := os.Create(filepath.Join(data, "server.log"))
 	if err != nil {
 		t.close()
 		return nil, err
 	}
 	defer logFile.Close()
-	t.cmd.Stdout, t.cmd.Stderr = logFile, logFile
-	if err := t.cmd.Start(); err != nil {
-		t.close()
-		return nil, fmt.Errorf("start the server: %w", err)
+	for range o.nodes {
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		args := append([]string{"serve", "--addr", addr, "--data", data, "--server-timing", "--rate-minute", "0", "--rate-hour", "0"}, storeArgs...)
+		if models != "" {
+			args = append(args, "--models", models)
+		}
+		cmd := exec.Command(self, args...)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.close()
+			return nil, fmt.Errorf("start the server: %w", err)
+		}
+		t.cmds = append(t.cmds, cmd)
+		t.pids, t.urls = append(t.pids, cmd.Process.Pid), append(t.urls, "http://"+addr)
+		fmt.Fprintf(stderr, "voxgate bench: started a server on %s (pid %d)\n", addr, cmd.Process.Pid)
 	}
-	t.pid, t.url = t.cmd.Process.Pid, "http://"+addr
-	fmt.Fprintf(stderr, "voxgate bench: started a server on %s (pid %d)\n", addr, t.pid)
-	if err := waitReady(ctx, t.url, 2*time.Minute); err != nil {
-		t.close()
-		return nil, err
+	for _, u := range t.urls {
+		if err := waitReady(ctx, u, 2*time.Minute); err != nil {
+			t.close()
+			return nil, err
+		}
 	}
 	return t, nil
 }
 
-// cpu returns the server process's CPU time so far, or false when the
-// process is not known.
+// cpu returns the servers' CPU time so far, summed, or false when the
+// processes are not known.
 func (t *benchServer) cpu() (time.Duration, bool) {
-	if t.pid == 0 {
+	if len(t.pids) == 0 {
 		return 0, false
 	}
-	d, err := pidCPU(t.pid)
-	return d, err == nil
+	var sum time.Duration
+	for _, pid := range t.pids {
+		d, err := pidCPU(pid)
+		if err != nil {
+			return 0, false
+		}
+		sum += d
+	}
+	return sum, true
 }
 
-// rss returns the server's peak resident memory in bytes (VmHWM), or 0.
+// peakRSS returns the servers' peak resident memory in bytes (VmHWM),
+// summed over them, or 0.
 func (t *benchServer) peakRSS() int64 {
-	if t.pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(t.pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
+	var sum int64
+	for _, pid := range t.pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			return 0
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				sum += kb << 10
+			}
 		}
 	}
-	return 0
+	return sum
 }
 
 // logTail returns the end of a started server's log, for error reports.
@@ -138,16 +169,18 @@ func (t *benchServer) logTail() string {
 	return string(b)
 }
 
-// close stops a started server and removes its data folder.
+// close stops the started servers and removes their data folder.
 func (t *benchServer) close() {
-	if t.cmd != nil && t.cmd.Process != nil {
-		_ = t.cmd.Process.Signal(syscall.SIGTERM)
+	for _, cmd := range t.cmds {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, cmd := range t.cmds {
 		done := make(chan struct{})
-		go func() { _ = t.cmd.Wait(); close(done) }()
+		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			_ = t.cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			<-done
 		}
 	}

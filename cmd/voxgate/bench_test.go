@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"voxgate/internal/pgtest"
 	"voxgate/internal/shared"
 )
 
@@ -47,6 +49,27 @@ func TestBenchVerifyReportsThroughputCPUAndStages(t *testing.T) {
 	}
 	if rep.PeakRSSBytes <= 0 {
 		t.Errorf("no peak RSS for the started server")
+	}
+}
+
+// TestBenchSpreadsOverNodesOnPostgres starts two nodes on one PostgreSQL
+// database: the requests are spread over both and the store is timed.
+func TestBenchSpreadsOverNodesOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two servers with every model")
+	}
+	store := pgtest.Fresh(t)
+	dir := shared.Dir(t)
+	audioDir := shared.Path(t, "voice-data/corpora/train-pool/speech-accent-archive")
+	out := runCLI(t, "bench", "verify", "-n", "4", "-c", "2", "--warmup", "0", "--json", "--nodes", "2", "--store", store,
+		"--audio", audioDir, "--models", filepath.Join(dir, "models"))
+	var rep benchReport
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("bench output is not JSON: %v\n%s", err, out)
+	}
+	r := rep.Runs[0]
+	if rep.Nodes != 2 || strings.Count(rep.URL, ",") != 1 || r.OK != 4 || r.Failed != 0 || r.StagesMs["store"] <= 0 || r.CPUPerRequestS <= 0 {
+		t.Fatalf("two-node run: nodes %d (%s), %+v", rep.Nodes, rep.URL, r)
 	}
 }
 

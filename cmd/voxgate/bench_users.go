@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"voxgate/audio"
@@ -77,10 +78,18 @@ func benchUsers(ctx context.Context, dir, prefix string, skip, want int, perUser
 		dir, len(users), probes, o.probe, o.enroll, want, map[bool]string{true: "users", false: "probes"}[perUser])
 }
 
-// benchClient sends the benchmark's requests.
+// benchClient sends the benchmark's requests, round-robin over the
+// servers' URLs.
 type benchClient struct {
-	url, key string
-	http     *http.Client
+	urls []string
+	key  string
+	http *http.Client
+	n    atomic.Uint64
+}
+
+// url returns the server the next request goes to.
+func (c *benchClient) url() string {
+	return c.urls[(c.n.Add(1)-1)%uint64(len(c.urls))]
 }
 
 // result is one request's outcome as the client saw it.
@@ -94,7 +103,7 @@ type benchResult struct {
 
 func (c *benchClient) createProfile(ctx context.Context, user string) error {
 	body, _ := json.Marshal(map[string]string{"user_id": user})
-	req, _ := http.NewRequestWithContext(ctx, "POST", c.url+"/create-profile", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, "POST", c.url()+"/create-profile", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Api-Key", c.key)
 	resp, err := c.http.Do(req)
@@ -117,7 +126,7 @@ func (c *benchClient) upload(ctx context.Context, path, user string, wav []byte,
 	fw, _ := mw.CreateFormFile("audio", "probe.wav")
 	_, _ = fw.Write(wav)
 	_ = mw.Close()
-	req, _ := http.NewRequestWithContext(ctx, "POST", c.url+path, &buf)
+	req, _ := http.NewRequestWithContext(ctx, "POST", c.url()+path, &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("X-Api-Key", c.key)
 	start := time.Now()
