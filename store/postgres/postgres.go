@@ -37,6 +37,10 @@ var migrationFS embed.FS
 // that hangs.
 const DefaultTimeout = 15 * time.Second
 
+// DefaultMaxConns is the pool size of a node unless the URL sets
+// pool_max_conns.
+const DefaultMaxConns = 16
+
 // migrateLock is the advisory lock key held while migrating ("voxgate" in
 // ASCII): one per database, so nodes starting at once migrate in turn.
 const migrateLock int64 = 0x766f786761746500
@@ -54,7 +58,8 @@ var (
 )
 
 // Open connects to the database at url (postgres://user:pass@host:port/db,
-// with any libpq or pgxpool parameter, e.g. pool_max_conns=20,
+// with any libpq or pgxpool parameter, e.g. pool_max_conns=32 (default
+// DefaultMaxConns),
 // connect_timeout=5, search_path=voxgate) and applies pending migrations.
 // It fails, having changed nothing, when the server is unreachable, refuses
 // the credentials, or holds a schema newer than this binary knows.
@@ -62,6 +67,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres URL: %s", redact(err))
+	}
+	// A request makes its store calls one after another, so a node needs
+	// about one connection per request in flight: pgxpool's default (the
+	// larger of 4 and the CPU count) would queue requests behind each
+	// other on small machines.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
