@@ -442,8 +442,8 @@ func testAsyncKill(t *testing.T, c *cluster, key string) {
 	var port int
 	select {
 	case port = <-holding:
-	case <-time.After(60 * time.Second):
-		t.Fatal("no webhook delivery within 60 s")
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no webhook delivery within 2 minutes")
 	}
 	victim := -1
 	for i, n := range c.nodes {
@@ -460,7 +460,7 @@ func testAsyncKill(t *testing.T, c *cluster, key string) {
 	t.Logf("killed node %d while it delivered a webhook", victim)
 
 	done := map[string]bool{}
-	deadline := time.After(90 * time.Second)
+	deadline := time.After(3 * time.Minute) // nine verifications on a loaded machine, and a lease
 	for len(done) < len(want) {
 		select {
 		case req := <-arrivals:
