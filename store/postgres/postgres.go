@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,7 +171,10 @@ func migrations() ([]migration, error) {
 // migrate applies every pending migration in one transaction that first
 // takes the advisory lock: a node starting beside another waits for it and
 // then finds nothing to do, and a failure leaves the schema as it was.
-func (s *DB) migrate(ctx context.Context) error {
+func (s *DB) migrate(ctx context.Context) error { return s.migrateTo(ctx, math.MaxInt) }
+
+// migrateTo is migrate up to version upTo (tests build older schemas).
+func (s *DB) migrateTo(ctx context.Context, upTo int) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
@@ -192,7 +196,7 @@ func (s *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("database schema version %d is newer than this voxgate knows (%d): refusing to run an older binary on it", *current, latest)
 		}
 		for _, m := range ms {
-			if current != nil && m.version <= *current {
+			if current != nil && m.version <= *current || m.version > upTo {
 				continue
 			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"voxgate"
 	"voxgate/internal/pgtest"
 	"voxgate/store/storetest"
@@ -193,4 +195,34 @@ func freePort(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// A webhook configured before migration 0007 keeps the legacy signature
+// scheme its receiver checks, with no rotation under way.
+func TestWebhooksFromBeforeStandardSigningKeepTheLegacyScheme(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.Fresh(t)
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &DB{pool: pool, timeout: DefaultTimeout, now: time.Now}
+	if err := old.migrateTo(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	tenant := storetest.MustTenant(t, old, "acme")
+	if _, err := pool.Exec(ctx, `INSERT INTO webhooks (tenant_id, url, secret, created_at, updated_at) VALUES ($1, 'https://a.example/hook', '\x0102', 1, 1)`, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	db, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w, err := db.FindWebhook(ctx, tenant.ID)
+	if err != nil || w.Signature != "legacy" || w.PreviousSecret != nil || !w.PreviousUntil.IsZero() || w.URL != "https://a.example/hook" {
+		t.Fatalf("webhook after the upgrade: %+v, %v", w, err)
+	}
 }

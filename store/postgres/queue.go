@@ -17,9 +17,11 @@ import (
 func (s *DB) PutWebhook(ctx context.Context, w *voxgate.Webhook) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhooks (tenant_id, url, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, updated_at = excluded.updated_at`,
-		w.TenantID, w.URL, w.Secret, millis(w.CreatedAt), millis(w.UpdatedAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhooks (tenant_id, url, secret, signature, previous_secret, previous_until, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, signature = excluded.signature,
+			previous_secret = excluded.previous_secret, previous_until = excluded.previous_until, updated_at = excluded.updated_at`,
+		w.TenantID, w.URL, w.Secret, w.Signature, w.PreviousSecret, optMillis(w.PreviousUntil), millis(w.CreatedAt), millis(w.UpdatedAt))
 	if isForeignKey(err) {
 		return voxgate.Errorf(voxgate.ENOTFOUND, "organisation not found")
 	}
@@ -31,9 +33,10 @@ func (s *DB) FindWebhook(ctx context.Context, tenantID string) (*voxgate.Webhook
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	w := voxgate.Webhook{TenantID: tenantID}
-	var created, updated int64
-	err := s.pool.QueryRow(ctx, `SELECT url, secret, created_at, updated_at FROM webhooks WHERE tenant_id = $1`, tenantID).
-		Scan(&w.URL, &w.Secret, &created, &updated)
+	var created, updated, prevUntil int64
+	err := s.pool.QueryRow(ctx, `SELECT url, secret, signature, previous_secret, previous_until, created_at, updated_at
+		FROM webhooks WHERE tenant_id = $1`, tenantID).
+		Scan(&w.URL, &w.Secret, &w.Signature, &w.PreviousSecret, &prevUntil, &created, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, voxgate.Errorf(voxgate.ENOTFOUND, "no webhook configured")
 	}
@@ -41,7 +44,18 @@ func (s *DB) FindWebhook(ctx context.Context, tenantID string) (*voxgate.Webhook
 		return nil, err
 	}
 	w.CreatedAt, w.UpdatedAt = fromMillis(created), fromMillis(updated)
+	if prevUntil != 0 {
+		w.PreviousUntil = fromMillis(prevUntil)
+	}
 	return &w, nil
+}
+
+// optMillis is millis for an optional time: 0 for the zero time.
+func optMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return millis(t)
 }
 
 const jobColumns = `id, tenant_id, request_uuid, kind, user_id, key_id, scope, language, device_fingerprint, device_type,
