@@ -57,9 +57,8 @@ const (
 // startCluster runs n nodes. The nodes reach the database through a relay
 // that the test can cut, and load the shared models (the anti-spoofing
 // detector included: adaptation needs high liveness). The job lease is
-// short, so that a killed node's jobs move on within the test, but long
-// enough for a verification on a loaded machine (a job whose lease ends
-// while it runs is cancelled and retried).
+// short (a working node renews it), so that a killed node's jobs move on
+// within the test.
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	models := filepath.Join(shared.Dir(t), "models")
@@ -96,7 +95,7 @@ func startCluster(t *testing.T, n int) *cluster {
 		}
 		base, cmd, logs := startServerArgs(t, data, "--store", c.store, "--models", models,
 			"--rate-minute", strconv.Itoa(nodeRatePerMinute), "--rate-hour", "0",
-			"--job-lease", "20s", "--webhook-allow-private", "--webhook-timeout", "2s")
+			"--job-lease", "5s", "--webhook-allow-private", "--webhook-timeout", "2s")
 		c.nodes = append(c.nodes, &node{base: base, cmd: cmd, logs: logs})
 	}
 	return c
@@ -124,8 +123,8 @@ func ravdessTake(t *testing.T, actor, emotion, intensity, statement, rep int) []
 	return b
 }
 
-// postAudio posts a multipart form with fields and an audio file.
-func postAudio(t *testing.T, url, key string, fields map[string]string, audio []byte) (int, map[string]any, http.Header) {
+// postForm posts a multipart form with fields and an audio file.
+func postForm(t *testing.T, url, key string, fields map[string]string, audio []byte) (int, map[string]any, http.Header) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -168,7 +167,7 @@ func TestThreeNodesShareOneDatabase(t *testing.T) {
 	takes := [][4]int{{1, 1, 1, 1}, {1, 1, 1, 2}, {1, 1, 2, 1}, {1, 1, 2, 2}, {2, 2, 1, 1}, {2, 2, 1, 2}, {2, 2, 2, 1}, {2, 2, 2, 2}, {3, 1, 1, 1}, {3, 1, 2, 1}}
 	var last map[string]any
 	for i, tk := range takes {
-		st, body, _ := postAudio(t, c.nodes[i%3].base+"/enroll", enrollKey, map[string]string{"user_id": "actor1"}, ravdessTake(t, 1, tk[0], tk[1], tk[2], tk[3]))
+		st, body, _ := postForm(t, c.nodes[i%3].base+"/enroll", enrollKey, map[string]string{"user_id": "actor1"}, ravdessTake(t, 1, tk[0], tk[1], tk[2], tk[3]))
 		if st != 200 {
 			t.Fatalf("enroll take %d on node %d: %d %v", i, i%3, st, body)
 		}
@@ -241,7 +240,7 @@ func testChallengeOnce(t *testing.T, c *cluster, key string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, body, _ := postAudio(t, n.base+"/verify-voice", key, map[string]string{"session_id": sid, "user_id": "actor1"}, answer)
+			st, body, _ := postForm(t, n.base+"/verify-voice", key, map[string]string{"session_id": sid, "user_id": "actor1"}, answer)
 			results <- result{i, st, body}
 		}()
 	}
@@ -291,7 +290,7 @@ func testChallengeOnce(t *testing.T, c *cluster, key string) {
 
 	// The answer replayed to a node that did not see it.
 	other := c.nodes[(winner+1)%3]
-	st, body, _ = postAudio(t, other.base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, answer)
+	st, body, _ = postForm(t, other.base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, answer)
 	if st != 200 || body["decision"] != "reject" || body["reason"] != "replay_detected" {
 		t.Fatalf("replay on node %d after node %d saw the recording: %d %v", (winner+1)%3, winner, st, body)
 	}
@@ -316,7 +315,7 @@ func learning(t *testing.T, n *node, key string) map[string]any {
 
 func testAdaptation(t *testing.T, c *cluster, key string) {
 	before := learning(t, c.nodes[1], key)
-	st, body, _ := postAudio(t, c.nodes[0].base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, ravdessTake(t, 1, 3, 1, 1, 2))
+	st, body, _ := postForm(t, c.nodes[0].base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, ravdessTake(t, 1, 3, 1, 1, 2))
 	if st != 200 || body["decision"] != "accept" || body["learned"] != true {
 		t.Fatalf("a high-confidence genuine take on node 0 did not adapt the template: %d %v", st, body)
 	}
@@ -326,7 +325,7 @@ func testAdaptation(t *testing.T, c *cluster, key string) {
 	}
 	// Node 2 scores the next probe against the adapted template: its
 	// learning progress is the adapted template's.
-	st, body, _ = postAudio(t, c.nodes[2].base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, ravdessTake(t, 1, 3, 1, 2, 2))
+	st, body, _ = postForm(t, c.nodes[2].base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, ravdessTake(t, 1, 3, 1, 2, 2))
 	if st != 200 || body["decision"] != "accept" || body["learning_progress"] != after["learning_progress"] {
 		t.Fatalf("node 2 after node 0's adaptation (progress %v): %d %v", after["learning_progress"], st, body)
 	}
@@ -338,13 +337,13 @@ func testCooldown(t *testing.T, c *cluster, key string) {
 	impostors := [][4]int{{1, 1, 1, 1}, {1, 1, 2, 1}, {2, 1, 1, 1}, {2, 1, 2, 1}, {3, 1, 1, 1}}
 	for i, tk := range impostors {
 		n := c.nodes[i%3]
-		st, body, _ := postAudio(t, n.base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, ravdessTake(t, 3, tk[0], tk[1], tk[2], tk[3]))
+		st, body, _ := postForm(t, n.base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, ravdessTake(t, 3, tk[0], tk[1], tk[2], tk[3]))
 		if st != 200 || body["decision"] != "reject" {
 			t.Fatalf("impostor %d on node %d: %d %v", i, i%3, st, body)
 		}
 	}
 	n := c.nodes[len(impostors)%3]
-	st, body, _ := postAudio(t, n.base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, ravdessTake(t, 1, 4, 1, 1, 1))
+	st, body, _ := postForm(t, n.base+"/v1/voice/verify", key, map[string]string{"user_id": "actor1"}, ravdessTake(t, 1, 4, 1, 1, 1))
 	if body["decision"] != "cooldown" || body["retryAfterMs"] == nil {
 		t.Fatalf("after five failures spread over three nodes, node %d answered %d %v", len(impostors)%3, st, body)
 	}
@@ -362,7 +361,7 @@ func testRateLimit(t *testing.T, c *cluster, key string) {
 	perNode := make([]int, 3)
 	for i := range nodeRatePerMinute + 6 {
 		// Counted before the audio is looked at: no engine work.
-		st, body, hdr := postAudio(t, c.nodes[i%3].base+"/v1/voice/verify", key, map[string]string{"user_id": "nobody"}, []byte("not audio"))
+		st, body, hdr := postForm(t, c.nodes[i%3].base+"/v1/voice/verify", key, map[string]string{"user_id": "nobody"}, []byte("not audio"))
 		limited := st == 429 && body["error"] == "rate_limited" && hdr.Get("Retry-After") != ""
 		if i < nodeRatePerMinute && limited || i >= nodeRatePerMinute && !limited {
 			t.Fatalf("request %d (node %d; the nodes had served %v): %d %v", i+1, i%3, perNode, st, body)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"voxgate"
 )
@@ -63,7 +64,7 @@ func (s *DB) FindProfile(ctx context.Context, tenantID, userID string) (*voxgate
 
 // biometricTables lists the tables holding per-profile biometric records,
 // deleted explicitly with the profile (the foreign keys cascade too).
-var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints", "standings"}
+var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints", "standings", "group_members"}
 
 // DeleteProfile implements voxgate.Store.
 func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {
@@ -85,8 +86,10 @@ func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {
 				return fmt.Errorf("delete from %s: %w", table, err)
 			}
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM profiles WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
-		return err
+		if _, err := tx.Exec(ctx, `DELETE FROM profiles WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID); err != nil {
+			return err
+		}
+		return recordRemoval(ctx, tx, tenantID, userID, s.now())
 	})
 }
 
@@ -97,26 +100,33 @@ func (s *DB) AddSample(ctx context.Context, tenantID string, smp *voxgate.Sample
 	var p *voxgate.Profile
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		p, err = scanProfile(tenantID, tx.QueryRow(ctx, `UPDATE profiles SET samples = samples + 1, speech_seconds = speech_seconds + $1,
-			enrolled_at = CASE WHEN enrolled_at IS NULL AND speech_seconds + $1 >= $2 THEN $3 ELSE enrolled_at END
-			WHERE tenant_id = $4 AND user_id = $5 RETURNING `+profileColumns,
-			smp.SpeechSeconds, requiredSpeech, millis(smp.CreatedAt), tenantID, smp.UserID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must be created with /create-profile before enrollment")
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO enrollment_samples
-			(id, tenant_id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			smp.ID, tenantID, smp.UserID, millis(smp.CreatedAt), smp.SpeechSeconds, smp.Weight, smp.ModelVersion, smp.Quality, smp.Embedding)
+		p, err = addSample(ctx, tx, tenantID, smp, requiredSpeech)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// addSample inserts smp and updates its profile's counters within tx, and
+// returns the profile as updated.
+func addSample(ctx context.Context, tx pgx.Tx, tenantID string, smp *voxgate.Sample, requiredSpeech float64) (*voxgate.Profile, error) {
+	p, err := scanProfile(tenantID, tx.QueryRow(ctx, `UPDATE profiles SET samples = samples + 1, speech_seconds = speech_seconds + $1,
+		enrolled_at = CASE WHEN enrolled_at IS NULL AND speech_seconds + $1 >= $2 THEN $3 ELSE enrolled_at END
+		WHERE tenant_id = $4 AND user_id = $5 RETURNING `+profileColumns,
+		smp.SpeechSeconds, requiredSpeech, millis(smp.CreatedAt), tenantID, smp.UserID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, voxgate.Errorf(voxgate.EPROFILENOTFOUND, "User must be created with /create-profile before enrollment")
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO enrollment_samples
+		(id, tenant_id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		smp.ID, tenantID, smp.UserID, millis(smp.CreatedAt), smp.SpeechSeconds, smp.Weight, smp.ModelVersion, smp.Quality, smp.Embedding)
+	return p, err
 }
 
 const sampleColumns = `id, user_id, created_at, speech_seconds, weight, model_version, quality, embedding`
@@ -156,43 +166,54 @@ func (s *DB) ListCohortSamples(ctx context.Context, tenantID, modelVersion strin
 func (s *DB) PutVoiceprint(ctx context.Context, tenantID string, vp *voxgate.Voiceprint) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	next := vp.Revision + 1
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM profiles WHERE tenant_id = $1 AND user_id = $2 FOR SHARE`, tenantID, vp.UserID).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
-		}
-		if err != nil {
+		if err := lockProfile(ctx, tx, tenantID, vp.UserID, "FOR SHARE"); err != nil {
 			return err
 		}
-		var n int64
-		if vp.Revision == 0 {
-			tag, err := tx.Exec(ctx, `INSERT INTO voiceprints (tenant_id, user_id, model_version, template, revision, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, user_id) DO NOTHING`,
-				tenantID, vp.UserID, vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt))
-			if err != nil {
-				return err
-			}
-			n = tag.RowsAffected()
-		} else {
-			tag, err := tx.Exec(ctx, `UPDATE voiceprints SET model_version = $1, template = $2, revision = $3, updated_at = $4
-				WHERE tenant_id = $5 AND user_id = $6 AND revision = $7`,
-				vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt), tenantID, vp.UserID, vp.Revision)
-			if err != nil {
-				return err
-			}
-			n = tag.RowsAffected()
-		}
-		if n == 0 {
-			return voxgate.Errorf(voxgate.ECONFLICT, "voiceprint changed concurrently")
-		}
-		return nil
+		return putVoiceprint(ctx, tx, tenantID, vp)
 	})
 	if err != nil {
 		return err
 	}
-	vp.Revision = next
+	vp.Revision++
+	return nil
+}
+
+// lockProfile locks the profile's row (FOR SHARE or FOR UPDATE) within tx,
+// or returns EPROFILENOTFOUND.
+func lockProfile(ctx context.Context, tx pgx.Tx, tenantID, userID, mode string) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM profiles WHERE tenant_id = $1 AND user_id = $2 `+mode, tenantID, userID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+	}
+	return err
+}
+
+// putVoiceprint writes vp within tx if its revision still holds, moving
+// the tenant's gallery on; the caller bumps vp.Revision once tx commits.
+func putVoiceprint(ctx context.Context, tx pgx.Tx, tenantID string, vp *voxgate.Voiceprint) error {
+	next := vp.Revision + 1
+	seq, err := bumpGallery(ctx, tx, tenantID)
+	if err != nil {
+		return err
+	}
+	var tag pgconn.CommandTag
+	if vp.Revision == 0 {
+		tag, err = tx.Exec(ctx, `INSERT INTO voiceprints (tenant_id, user_id, model_version, template, revision, updated_at, gallery_seq)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, user_id) DO NOTHING`,
+			tenantID, vp.UserID, vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt), seq)
+	} else {
+		tag, err = tx.Exec(ctx, `UPDATE voiceprints SET model_version = $1, template = $2, revision = $3, updated_at = $4, gallery_seq = $5
+			WHERE tenant_id = $6 AND user_id = $7 AND revision = $8`,
+			vp.ModelVersion, vp.Template, next, millis(vp.UpdatedAt), seq, tenantID, vp.UserID, vp.Revision)
+	}
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return voxgate.Errorf(voxgate.ECONFLICT, "voiceprint changed concurrently")
+	}
 	return nil
 }
 
@@ -218,23 +239,27 @@ func (s *DB) FindVoiceprint(ctx context.Context, tenantID, userID string) (*voxg
 func (s *DB) AddFingerprint(ctx context.Context, tenantID string, f *voxgate.Fingerprint, keep int) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO fingerprints (id, tenant_id, user_id, created_at, source, data) VALUES ($1, $2, $3, $4, $5, $6)`,
-			f.ID, tenantID, f.UserID, millis(f.CreatedAt), f.Source, f.Data); err != nil {
-			if isForeignKey(err) {
-				return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
-			}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return addFingerprint(ctx, tx, tenantID, f, keep) })
+}
+
+// addFingerprint inserts f within tx and prunes the profile's oldest
+// fingerprints beyond keep.
+func addFingerprint(ctx context.Context, tx pgx.Tx, tenantID string, f *voxgate.Fingerprint, keep int) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO fingerprints (id, tenant_id, user_id, created_at, source, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+		f.ID, tenantID, f.UserID, millis(f.CreatedAt), f.Source, f.Data); err != nil {
+		if isForeignKey(err) {
+			return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
+		}
+		return err
+	}
+	if keep > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM fingerprints WHERE tenant_id = $1 AND user_id = $2 AND id NOT IN (
+			SELECT id FROM fingerprints WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3)`,
+			tenantID, f.UserID, keep); err != nil {
 			return err
 		}
-		if keep > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM fingerprints WHERE tenant_id = $1 AND user_id = $2 AND id NOT IN (
-				SELECT id FROM fingerprints WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3)`,
-				tenantID, f.UserID, keep); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // ListFingerprints implements voxgate.Store.
@@ -258,10 +283,68 @@ func (s *DB) ListFingerprints(ctx context.Context, tenantID, userID string, limi
 func (s *DB) RecordAttempt(ctx context.Context, tenantID string, a *voxgate.Attempt) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `INSERT INTO attempts (id, tenant_id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms)
+	return recordAttempt(ctx, s.pool, tenantID, a)
+}
+
+func recordAttempt(ctx context.Context, q querier, tenantID string, a *voxgate.Attempt) error {
+	_, err := q.Exec(ctx, `INSERT INTO attempts (id, tenant_id, user_id, key_id, created_at, kind, decision, reason, detail, latency_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		a.ID, tenantID, a.UserID, a.KeyID, millis(a.CreatedAt), a.Kind, a.Decision, a.Reason, a.Detail, a.LatencyMs)
 	return err
+}
+
+// RecordOutcome implements voxgate.Store: every write in one transaction,
+// which first locks the profile's row, so that outcomes of one profile on
+// any nodes apply one after the other (the standing of each sees the one
+// before, as in UpdateStanding).
+func (s *DB) RecordOutcome(ctx context.Context, tenantID string, o *voxgate.Outcome) (*voxgate.Profile, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var p *voxgate.Profile
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockProfile(ctx, tx, tenantID, o.UserID, "FOR UPDATE"); err != nil {
+			return err
+		}
+		if o.Sample != nil {
+			if _, err := addSample(ctx, tx, tenantID, o.Sample, o.RequiredSpeech); err != nil {
+				return err
+			}
+		}
+		if o.Voiceprint != nil {
+			if err := putVoiceprint(ctx, tx, tenantID, o.Voiceprint); err != nil {
+				return err
+			}
+		}
+		if o.Fingerprint != nil {
+			if err := addFingerprint(ctx, tx, tenantID, o.Fingerprint, o.FingerprintKeep); err != nil {
+				return err
+			}
+		}
+		if o.Standing != nil {
+			cur, err := readStanding(ctx, tx, tenantID, o.UserID)
+			if err != nil {
+				return err
+			}
+			if err := s.writeStanding(ctx, tx, tenantID, o.UserID, o.Standing(cur)); err != nil {
+				return err
+			}
+		}
+		if o.Attempt != nil {
+			if err := recordAttempt(ctx, tx, tenantID, o.Attempt); err != nil {
+				return err
+			}
+		}
+		var err error
+		p, err = scanProfile(tenantID, tx.QueryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE tenant_id = $1 AND user_id = $2`, tenantID, o.UserID))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if o.Voiceprint != nil {
+		o.Voiceprint.Revision++
+	}
+	return p, nil
 }
 
 // attemptColumns are read by scanAttempt; usage reports read attempts

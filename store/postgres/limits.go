@@ -34,17 +34,22 @@ func (s *DB) UpdateStanding(ctx context.Context, tenantID, userID string, fn fun
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO standings (tenant_id, user_id, failures, cooldown_until, locked, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (tenant_id, user_id) DO UPDATE SET failures = excluded.failures,
-				cooldown_until = excluded.cooldown_until, locked = excluded.locked, updated_at = excluded.updated_at`,
-			tenantID, userID, next.Failures, next.CooldownUntil.UnixMilli(), next.Locked, s.now().UnixMilli())
-		return err
+		return s.writeStanding(ctx, tx, tenantID, userID, next)
 	})
 	if err != nil {
 		return voxgate.Standing{}, err
 	}
 	return next, nil
+}
+
+// writeStanding stores the profile's standing within tx.
+func (s *DB) writeStanding(ctx context.Context, tx pgx.Tx, tenantID, userID string, next voxgate.Standing) error {
+	_, err := tx.Exec(ctx, `INSERT INTO standings (tenant_id, user_id, failures, cooldown_until, locked, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant_id, user_id) DO UPDATE SET failures = excluded.failures,
+			cooldown_until = excluded.cooldown_until, locked = excluded.locked, updated_at = excluded.updated_at`,
+		tenantID, userID, next.Failures, next.CooldownUntil.UnixMilli(), next.Locked, s.now().UnixMilli())
+	return err
 }
 
 func readStanding(ctx context.Context, q querier, tenantID, userID string) (voxgate.Standing, error) {

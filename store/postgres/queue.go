@@ -59,7 +59,7 @@ func optMillis(t time.Time) int64 {
 }
 
 const jobColumns = `id, tenant_id, request_uuid, kind, user_id, key_id, scope, language, device_fingerprint, device_type,
-	audio, status, attempts, available_at, claim, created_at, completed_at`
+	audio, status, attempts, available_at, claim, created_at, completed_at, params`
 
 func scanJob(row scanner) (*voxgate.Job, error) {
 	var j voxgate.Job
@@ -67,7 +67,7 @@ func scanJob(row scanner) (*voxgate.Job, error) {
 	var avail, created int64
 	var completed *int64
 	if err := row.Scan(&j.ID, &j.TenantID, &j.RequestUUID, &j.Kind, &j.UserID, &j.KeyID, &scope, &j.Language,
-		&j.DeviceFingerprint, &j.DeviceType, &j.Audio, &j.Status, &j.Attempts, &avail, &j.Claim, &created, &completed); err != nil {
+		&j.DeviceFingerprint, &j.DeviceType, &j.Audio, &j.Status, &j.Attempts, &avail, &j.Claim, &created, &completed, &j.Params); err != nil {
 		return nil, err
 	}
 	j.Scope = voxgate.Scope(scope)
@@ -82,11 +82,11 @@ func (s *DB) EnqueueJob(ctx context.Context, j *voxgate.Job) (*voxgate.Job, bool
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	stored, err := scanJob(s.pool.QueryRow(ctx, `INSERT INTO async_jobs (id, tenant_id, request_uuid, kind, user_id, key_id, scope, language,
-		device_fingerprint, device_type, audio, status, attempts, available_at, claim, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', 0, $12, '', $13)
+		device_fingerprint, device_type, audio, status, attempts, available_at, claim, created_at, params)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', 0, $12, '', $13, $14)
 		ON CONFLICT (tenant_id, request_uuid) DO NOTHING RETURNING `+jobColumns,
 		j.ID, j.TenantID, j.RequestUUID, j.Kind, j.UserID, j.KeyID, string(j.Scope), j.Language,
-		j.DeviceFingerprint, j.DeviceType, j.Audio, millis(j.AvailableAt), millis(j.CreatedAt)))
+		j.DeviceFingerprint, j.DeviceType, j.Audio, millis(j.AvailableAt), millis(j.CreatedAt), j.Params))
 	switch {
 	case err == nil:
 		return stored, true, nil
@@ -149,6 +149,18 @@ func lostClaim(tag pgconn.CommandTag) error {
 		return voxgate.Errorf(voxgate.ECONFLICT, "lease lost: another worker holds this row")
 	}
 	return nil
+}
+
+// ExtendJob implements voxgate.Queue.
+func (s *DB) ExtendJob(ctx context.Context, tenantID, jobID, claim string, until time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE async_jobs SET available_at = $1
+		WHERE tenant_id = $2 AND id = $3 AND claim = $4 AND status = 'running'`, millis(until), tenantID, jobID, claim)
+	if err != nil {
+		return err
+	}
+	return lostClaim(tag)
 }
 
 // RetryJob implements voxgate.Queue.
