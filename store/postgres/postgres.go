@@ -54,8 +54,9 @@ type DB struct {
 }
 
 var (
-	_ voxgate.Store = (*DB)(nil)
-	_ voxgate.Queue = (*DB)(nil)
+	_ voxgate.Store        = (*DB)(nil)
+	_ voxgate.Queue        = (*DB)(nil)
+	_ voxgate.QueueMonitor = (*DB)(nil)
 )
 
 // Open connects to the database at url (postgres://user:pass@host:port/db,

@@ -59,7 +59,7 @@ func optMillis(t time.Time) int64 {
 }
 
 const jobColumns = `id, tenant_id, request_uuid, kind, user_id, key_id, scope, language, device_fingerprint, device_type,
-	audio, status, attempts, available_at, claim, created_at, completed_at, params`
+	audio, status, attempts, available_at, claim, created_at, completed_at, params, correlation_id, traceparent`
 
 func scanJob(row scanner) (*voxgate.Job, error) {
 	var j voxgate.Job
@@ -67,7 +67,8 @@ func scanJob(row scanner) (*voxgate.Job, error) {
 	var avail, created int64
 	var completed *int64
 	if err := row.Scan(&j.ID, &j.TenantID, &j.RequestUUID, &j.Kind, &j.UserID, &j.KeyID, &scope, &j.Language,
-		&j.DeviceFingerprint, &j.DeviceType, &j.Audio, &j.Status, &j.Attempts, &avail, &j.Claim, &created, &completed, &j.Params); err != nil {
+		&j.DeviceFingerprint, &j.DeviceType, &j.Audio, &j.Status, &j.Attempts, &avail, &j.Claim, &created, &completed, &j.Params,
+		&j.CorrelationID, &j.TraceParent); err != nil {
 		return nil, err
 	}
 	j.Scope = voxgate.Scope(scope)
@@ -82,11 +83,11 @@ func (s *DB) EnqueueJob(ctx context.Context, j *voxgate.Job) (*voxgate.Job, bool
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	stored, err := scanJob(s.pool.QueryRow(ctx, `INSERT INTO async_jobs (id, tenant_id, request_uuid, kind, user_id, key_id, scope, language,
-		device_fingerprint, device_type, audio, status, attempts, available_at, claim, created_at, params)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', 0, $12, '', $13, $14)
+		device_fingerprint, device_type, audio, status, attempts, available_at, claim, created_at, params, correlation_id, traceparent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', 0, $12, '', $13, $14, $15, $16)
 		ON CONFLICT (tenant_id, request_uuid) DO NOTHING RETURNING `+jobColumns,
 		j.ID, j.TenantID, j.RequestUUID, j.Kind, j.UserID, j.KeyID, string(j.Scope), j.Language,
-		j.DeviceFingerprint, j.DeviceType, j.Audio, millis(j.AvailableAt), millis(j.CreatedAt), j.Params))
+		j.DeviceFingerprint, j.DeviceType, j.Audio, millis(j.AvailableAt), millis(j.CreatedAt), j.Params, j.CorrelationID, j.TraceParent))
 	switch {
 	case err == nil:
 		return stored, true, nil
@@ -193,21 +194,23 @@ func (s *DB) CompleteJob(ctx context.Context, tenantID, jobID, claim string, d *
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, tenant_id, job_id, event, payload, status, attempts,
-			available_at, claim, created_at, window_start) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, '', $7, $8)`,
-			d.ID, tenantID, jobID, d.Event, d.Payload, millis(d.AvailableAt), millis(d.CreatedAt), millis(d.WindowStart))
+			available_at, claim, created_at, window_start, correlation_id, traceparent)
+			VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, '', $7, $8, $9, $10)`,
+			d.ID, tenantID, jobID, d.Event, d.Payload, millis(d.AvailableAt), millis(d.CreatedAt), millis(d.WindowStart),
+			d.CorrelationID, d.TraceParent)
 		return err
 	})
 }
 
 const deliveryColumns = `id, tenant_id, job_id, event, payload, status, attempts, available_at, claim, last_status, last_error,
-	created_at, window_start, delivered_at`
+	created_at, window_start, delivered_at, correlation_id, traceparent`
 
 func scanDelivery(row scanner) (*voxgate.Delivery, error) {
 	var d voxgate.Delivery
 	var avail, created, window int64
 	var delivered *int64
 	if err := row.Scan(&d.ID, &d.TenantID, &d.JobID, &d.Event, &d.Payload, &d.Status, &d.Attempts, &avail, &d.Claim,
-		&d.LastStatus, &d.LastError, &created, &window, &delivered); err != nil {
+		&d.LastStatus, &d.LastError, &created, &window, &delivered, &d.CorrelationID, &d.TraceParent); err != nil {
 		return nil, err
 	}
 	d.AvailableAt, d.CreatedAt, d.WindowStart, d.DeliveredAt = fromMillis(avail), fromMillis(created), fromMillis(window), timePtr(delivered)
@@ -281,6 +284,30 @@ func (s *DB) Redeliver(ctx context.Context, tenantID, id string, now time.Time) 
 		return nil, voxgate.Errorf(voxgate.ENOTFOUND, "delivery not found")
 	}
 	return d, err
+}
+
+// QueueStats implements voxgate.QueueMonitor.
+func (s *DB) QueueStats(ctx context.Context) (voxgate.QueueStats, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var st voxgate.QueueStats
+	var oldestJob, oldestDelivery *int64
+	err := s.pool.QueryRow(ctx, `SELECT
+		(SELECT COUNT(*) FROM async_jobs WHERE status IN ('queued', 'running')),
+		(SELECT MIN(created_at) FROM async_jobs WHERE status IN ('queued', 'running')),
+		(SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'),
+		(SELECT MIN(created_at) FROM webhook_deliveries WHERE status = 'pending')`).
+		Scan(&st.Jobs, &oldestJob, &st.Deliveries, &oldestDelivery)
+	if err != nil {
+		return st, err
+	}
+	if oldestJob != nil {
+		st.OldestJob = fromMillis(*oldestJob)
+	}
+	if oldestDelivery != nil {
+		st.OldestDelivery = fromMillis(*oldestDelivery)
+	}
+	return st, nil
 }
 
 // SweepQueue implements voxgate.Queue.
