@@ -77,13 +77,13 @@ func loadTokenSigner(dataDir string, create bool) (*voicetoken.Signer, error) {
 }
 
 func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "init" {
-		fmt.Fprintln(stderr, "usage: voxgate secrets init [--data DIR]")
-		return errUsage
+	_, args, err := subcommand("secrets", []string{"init"}, args, stdout)
+	if err != nil {
+		return err
 	}
-	fs := newFlags("secrets init", stderr)
+	fs := newFlags("secrets init", stdout)
 	data := fs.String("data", envOr("VOXGATE_DATA", "./data"), "data `DIR` to create the keys in (env VOXGATE_DATA)")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
 		}
