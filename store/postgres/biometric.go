@@ -62,34 +62,71 @@ func (s *DB) FindProfile(ctx context.Context, tenantID, userID string) (*voxgate
 	return p, err
 }
 
-// biometricTables lists the tables holding per-profile biometric records,
-// deleted explicitly with the profile (the foreign keys cascade too).
-var biometricTables = []string{"enrollment_samples", "voiceprints", "fingerprints", "standings", "group_members"}
+// userTables lists the tables whose rows about a user are deleted with
+// the profile, explicitly (foreign keys cascade for some too). The
+// retention of every table is in docs/RETENTION.md.
+var userTables = []string{
+	"enrollment_samples", "voiceprints", "fingerprints", "standings", "device_fingerprints",
+	"device_mismatches", "sessions", "voice_tokens", "webhook_deliveries", "group_members",
+}
 
-// DeleteProfile implements voxgate.Store.
-func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID string) error {
+// DeleteProfile implements voxgate.Store, in one transaction that first
+// locks the profile, so that writers holding it (an outcome, a standing)
+// finish before its records go.
+func (s *DB) DeleteProfile(ctx context.Context, tenantID, userID, auditAs string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Lock the profile first, so that writers holding it (standing,
-		// samples) finish before its records go.
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM profiles WHERE tenant_id = $1 AND user_id = $2 FOR UPDATE`, tenantID, userID).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return voxgate.Errorf(voxgate.EPROFILENOTFOUND, "profile not found")
-		}
-		if err != nil {
+		if err := lockProfile(ctx, tx, tenantID, userID, "FOR UPDATE"); err != nil {
 			return err
-		}
-		for _, table := range biometricTables {
-			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID); err != nil {
-				return fmt.Errorf("delete from %s: %w", table, err)
-			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM profiles WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID); err != nil {
 			return err
 		}
-		return recordRemoval(ctx, tx, tenantID, userID, s.now())
+		if err := recordRemoval(ctx, tx, tenantID, userID, s.now()); err != nil {
+			return err
+		}
+		for _, table := range userTables {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID); err != nil {
+				return fmt.Errorf("delete from %s: %w", table, err)
+			}
+		}
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`DELETE FROM async_jobs WHERE tenant_id = $1 AND user_id = $2 AND status = 'done'`, []any{tenantID, userID}},
+			// Unfinished jobs still owe their submitter an answer: stripped
+			// of the user, and taken from any worker holding them, they
+			// complete as "profile deleted".
+			// (available_at = created_at: claimable at once by any clock.)
+			{`UPDATE async_jobs SET user_id = '', audio = NULL, device_fingerprint = '', status = 'queued', claim = '', available_at = created_at
+				WHERE tenant_id = $1 AND user_id = $2`, []any{tenantID, userID}},
+			// Identification results name users in their payload only: the
+			// identified one, and the candidates.
+			{`DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND user_id = '' AND (
+				try_jsonb(payload) ->> 'external_id' = $2 OR
+				EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(try_jsonb(payload) -> 'candidates') = 'array'
+					THEN try_jsonb(payload) -> 'candidates' ELSE '[]'::jsonb END) c WHERE c ->> 'user_id' = $2))`,
+				[]any{tenantID, userID}},
+			// The user's own end-user token counted its rate windows by a
+			// key id holding the user id.
+			{`DELETE FROM rate_windows WHERE key_id = $1`, []any{voxgate.EndUserKeyID(tenantID, userID)}},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+				return err
+			}
+		}
+		if auditAs != "" && auditAs != userID {
+			if _, err := tx.Exec(ctx, `UPDATE attempts SET user_id = $1 WHERE tenant_id = $2 AND user_id = $3`, auditAs, tenantID, userID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE attempts SET key_id = $1 WHERE tenant_id = $2 AND key_id = $3`,
+				voxgate.EndUserKeyID(tenantID, auditAs), tenantID, voxgate.EndUserKeyID(tenantID, userID)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

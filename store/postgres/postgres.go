@@ -166,6 +166,13 @@ func migrations() ([]migration, error) {
 		out = append(out, migration{v, name, string(b)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i := 1; i < len(out); i++ {
+		// Two files of one version: the second would be skipped silently
+		// as applied (branches merged with the same next number).
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", out[i-1].name, out[i].name, out[i].version)
+		}
+	}
 	return out, nil
 }
 

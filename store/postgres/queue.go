@@ -193,9 +193,11 @@ func (s *DB) CompleteJob(ctx context.Context, tenantID, jobID, claim string, d *
 		if err := lostClaim(tag); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, tenant_id, job_id, event, payload, status, attempts,
+		// The delivery names the job's user, so that deleting the profile
+		// finds it after the job row is swept.
+		_, err = tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, tenant_id, job_id, user_id, event, payload, status, attempts,
 			available_at, claim, created_at, window_start, correlation_id, traceparent)
-			VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, '', $7, $8, $9, $10)`,
+			SELECT $1, $2, $3, user_id, $4, $5, 'pending', 0, $6, '', $7, $8, $9, $10 FROM async_jobs WHERE tenant_id = $2 AND id = $3`,
 			d.ID, tenantID, jobID, d.Event, d.Payload, millis(d.AvailableAt), millis(d.CreatedAt), millis(d.WindowStart),
 			d.CorrelationID, d.TraceParent)
 		return err
