@@ -9,6 +9,7 @@ import (
 	"voxgate"
 	"voxgate/audio"
 	"voxgate/budget"
+	"voxgate/timing"
 )
 
 // BudgetConfig bounds the audio work one node holds at once, so that a
@@ -84,7 +85,9 @@ func (ad admission) refusal(err error, what string) error {
 // EUNAVAILABLE (with RetryAfter) when the node's audio budget stays spent
 // for the queue wait.
 func (s *Service) AdmitAudio(ctx context.Context, size int64) (release func(), err error) {
+	end := timing.Start(ctx, timing.Queue)
 	release, err = s.admit.bytes.Acquire(ctx, size+decodedBytes)
+	end()
 	if err != nil {
 		return nil, s.admit.refusal(err, "recordings")
 	}
@@ -94,7 +97,9 @@ func (s *Service) AdmitAudio(ctx context.Context, size int64) (release func(), e
 // analysis reserves one of the node's engine slots for the caller's
 // decode and analysis; call release when the engine work is done.
 func (s *Service) analysis(ctx context.Context) (release func(), err error) {
+	end := timing.Start(ctx, timing.Queue)
 	release, err = s.admit.analyses.Acquire(ctx, 1)
+	end()
 	if err != nil {
 		return nil, s.admit.refusal(err, "analyses")
 	}

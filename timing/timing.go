@@ -23,6 +23,9 @@ const (
 	Phrase   = "phrase"
 	Store    = "store"
 	Replay   = "replay"
+	// Queue is the wait for the node's admission budget (memory for the
+	// upload, an engine slot): time under load spent not working.
+	Queue = "queue"
 )
 
 // Recorder accumulates durations per stage. Stages that run in parallel
