@@ -59,16 +59,22 @@ type reference struct {
 	} `json:"models"`
 }
 
-func TestLogitsMatchAuthorsPyTorch(t *testing.T) {
-	root := shared.Dir(t)
+// loadReference reads the authors' PyTorch logits for the reference files.
+func loadReference(t *testing.T) (root string, ref reference) {
+	t.Helper()
+	root = shared.Dir(t)
 	b, err := os.ReadFile(filepath.Join(root, "models", "aasist", "reference-outputs.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ref reference
 	if err := json.Unmarshal(b, &ref); err != nil {
 		t.Fatal(err)
 	}
+	return root, ref
+}
+
+func TestLogitsMatchAuthorsPyTorch(t *testing.T) {
+	root, ref := loadReference(t)
 	audio := map[string][]float32{}
 	for _, name := range []string{"AASIST", "AASIST-L"} {
 		t.Run(name, func(t *testing.T) {
@@ -108,15 +114,7 @@ func TestLogitsMatchAuthorsPyTorch(t *testing.T) {
 // logit) unless FP32 itself is within the tolerance of the boundary.
 func TestINT8AgreesWithFP32(t *testing.T) {
 	const tolerance = 0.5 // |logit error|; the logits span about ±8
-	root := shared.Dir(t)
-	b, err := os.ReadFile(filepath.Join(root, "models", "aasist", "reference-outputs.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref reference
-	if err := json.Unmarshal(b, &ref); err != nil {
-		t.Fatal(err)
-	}
+	root, ref := loadReference(t)
 	m := loadModel(t, "AASIST")
 	if !m.INT8() {
 		t.Skip("no AVX-512 VNNI here: the model runs in FP32")

@@ -159,6 +159,23 @@ func (s *Service) queue() (voxgate.Queue, error) {
 // org resolves the organisation of a seed-002 path, by name or ID, and
 // checks that the actor belongs to it. Another organisation's key gets
 // ENOTFOUND, never EFORBIDDEN, so that it cannot learn which exist.
+// adminQueue resolves the organisation for an admin key and returns it
+// with the queue: the preamble of every webhook administration call.
+func (s *Service) adminQueue(ctx context.Context, a voxgate.Actor, org string) (*voxgate.Tenant, voxgate.Queue, error) {
+	t, err := s.org(ctx, a, org)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := a.RequireAdmin(); err != nil {
+		return nil, nil, err
+	}
+	q, err := s.queue()
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, q, nil
+}
+
 func (s *Service) org(ctx context.Context, a voxgate.Actor, ref string) (*voxgate.Tenant, error) {
 	if err := a.RequireFlow(""); err != nil {
 		return nil, err
@@ -393,14 +410,7 @@ func (s *Service) Deliveries(ctx context.Context, a voxgate.Actor, org, status s
 // fresh retry window, whatever its state (a dead one, or a delivered one
 // the receiver lost). Admin keys only. Returns ENOTFOUND.
 func (s *Service) Redeliver(ctx context.Context, a voxgate.Actor, org, id string) (*voxgate.Delivery, error) {
-	t, err := s.org(ctx, a, org)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.RequireAdmin(); err != nil {
-		return nil, err
-	}
-	q, err := s.queue()
+	t, q, err := s.adminQueue(ctx, a, org)
 	if err != nil {
 		return nil, err
 	}

@@ -78,14 +78,7 @@ func checkLegacySecret(secret string) error {
 // host is internal (unless the operator allows private targets), ENOTFOUND
 // for another organisation.
 func (s *Service) SetWebhook(ctx context.Context, a voxgate.Actor, org string, req WebhookSettings) (*WebhookConfig, error) {
-	t, err := s.org(ctx, a, org)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.RequireAdmin(); err != nil {
-		return nil, err
-	}
-	q, err := s.queue()
+	t, q, err := s.adminQueue(ctx, a, org)
 	if err != nil {
 		return nil, err
 	}
@@ -171,14 +164,7 @@ func (s *Service) SetWebhook(ctx context.Context, a voxgate.Actor, org string, r
 // Webhook returns the organisation's webhook, without its secret. Admin
 // keys only. Returns ENOTFOUND when none is configured.
 func (s *Service) Webhook(ctx context.Context, a voxgate.Actor, org string) (*WebhookConfig, error) {
-	t, err := s.org(ctx, a, org)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.RequireAdmin(); err != nil {
-		return nil, err
-	}
-	q, err := s.queue()
+	t, q, err := s.adminQueue(ctx, a, org)
 	if err != nil {
 		return nil, err
 	}

@@ -226,13 +226,18 @@ func (l *soakLoad) probe(speaker int) []byte {
 	return f[3+rand.IntN(len(f)-3)]
 }
 
+// verify sends one verification and reports whether the server scored
+// it: a cooldown answer (200, no audio work: the soak's repeated probes are
+// replays that run profiles into cooldowns) does not count, or capacity
+// would measure the cheap path.
 func (l *soakLoad) verify(ctx context.Context) bool {
 	t, u := l.pick()
-	st, _ := l.multipart(ctx, "verify", "/v1/voice/verify", t.key, map[string]string{"user_id": u.id}, l.probe(u.speaker))
+	st, body := l.multipart(ctx, "verify", "/v1/voice/verify", t.key, map[string]string{"user_id": u.id}, l.probe(u.speaker))
 	if st == http.StatusLocked { // the soak's impostor-like replays locked it: unlock for more load
 		l.json(ctx, "reset", "POST", "/v1/profiles/"+u.id+"/reset-attempts", t.key, nil)
 	}
-	return st == http.StatusOK
+	d, _ := body["decision"].(string)
+	return st == http.StatusOK && d != "cooldown"
 }
 
 // enroll creates a new profile in t and enrolls it from its speaker's
