@@ -149,11 +149,10 @@ var jobBackoff = webhook.Backoff{Base: 5 * time.Second, Cap: 5 * time.Minute}
 
 // queue returns the store's Queue, or EUNAVAILABLE when the store has none.
 func (s *Service) queue() (voxgate.Queue, error) {
-	q, ok := s.store.(voxgate.Queue)
-	if !ok {
+	if s.jobs == nil {
 		return nil, voxgate.Errorf(voxgate.EUNAVAILABLE, "the asynchronous API is not available with this store")
 	}
-	return q, nil
+	return s.jobs, nil
 }
 
 // org resolves the organisation of a seed-002 path, by name or ID, and
@@ -429,11 +428,10 @@ func (s *Service) DeviceMismatches(ctx context.Context, a voxgate.Actor, since t
 	if a.TenantID == "" {
 		return 0, voxgate.Errorf(voxgate.EUNAUTHORIZED, "Invalid or inactive API key")
 	}
-	q, ok := s.store.(voxgate.Queue)
-	if !ok {
+	if s.jobs == nil {
 		return 0, nil
 	}
-	return q.CountDeviceMismatches(ctx, a.TenantID, a.KeyID, since)
+	return s.jobs.CountDeviceMismatches(ctx, a.TenantID, a.KeyID, since)
 }
 
 // VerificationEvent is the webhook payload of a verification (seed 002),

@@ -37,8 +37,11 @@ type Service struct {
 	galleries galleryCache  // each tenant's voiceprints for identification (gallery.go)
 	admit     admission     // audio memory and engine slots (admission.go)
 	async     asyncCounters // the asynchronous workers' counts (asyncstats.go)
-	// monitor reports the queue's backlog when the store can (it is
-	// taken before the store is wrapped for timing).
+	// jobs and monitor are the store's optional capabilities (the async
+	// queue, its backlog report), nil when it lacks them; they are taken
+	// from the store as given, since the timing wrapper (timing.WrapStore)
+	// has the Store's methods only.
+	jobs    voxgate.Queue
 	monitor voxgate.QueueMonitor
 	// crashHook is Options.Crash: nil outside crash tests.
 	crashHook func(point string)
@@ -129,6 +132,7 @@ func New(store voxgate.Store, opt Options) *Service {
 	// Lines logged with a request's or a job's context carry its
 	// correlation and trace IDs.
 	s := &Service{store: timing.WrapStore(store), log: trace.Logger(opt.Logger), now: opt.Now, engine: opt.Engine, sealer: opt.Sealer, tokens: opt.Tokens, cfg: opt.Config, crashHook: opt.Crash}
+	s.jobs, _ = store.(voxgate.Queue)
 	s.monitor, _ = store.(voxgate.QueueMonitor)
 	if s.now == nil {
 		s.now = time.Now

@@ -12,24 +12,11 @@ import (
 // calls pass through untimed). Requests without a Recorder pay one context
 // lookup per call.
 //
-// The optional interfaces a store may implement (voxgate.Queue) stay
-// visible through the wrapper: a store that has one must be wrapped into a
-// type that has it too, or the service would lose that feature. Add any new
-// optional interface here (TestWrapStoreKeepsOptionalInterfaces).
-func WrapStore(st voxgate.Store) voxgate.Store {
-	if q, ok := st.(voxgate.Queue); ok {
-		return timedQueueStore{timedStore{st}, q}
-	}
-	return timedStore{st}
-}
+// The result has the Store's methods only: optional interfaces of st
+// (voxgate.Queue, voxgate.QueueMonitor) must be taken from st itself.
+func WrapStore(st voxgate.Store) voxgate.Store { return timedStore{st} }
 
 type timedStore struct{ voxgate.Store }
-
-// timedQueueStore is a timed store that is also the job queue.
-type timedQueueStore struct {
-	timedStore
-	voxgate.Queue
-}
 
 func (t timedStore) FindAPIKey(ctx context.Context, id string) (*voxgate.APIKey, error) {
 	defer Start(ctx, Store)()

@@ -11,21 +11,6 @@ import (
 	"voxgate/timing"
 )
 
-func TestWrapStoreKeepsOptionalInterfaces(t *testing.T) {
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var raw voxgate.Store = db
-	if _, ok := raw.(voxgate.Queue); !ok {
-		t.Fatal("the SQLite store is no longer a Queue: update this test")
-	}
-	if _, ok := timing.WrapStore(raw).(voxgate.Queue); !ok {
-		t.Fatal("WrapStore hid the store's Queue")
-	}
-}
-
 func TestWrappedStoreCallsCountAsStoreStage(t *testing.T) {
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "v.db"))
 	if err != nil {
