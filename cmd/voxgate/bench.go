@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"voxgate/internal/shared"
@@ -130,4 +132,20 @@ func pidCPU(pid int) (time.Duration, error) {
 	}
 	const ticks = 100 // USER_HZ on every Linux architecture Go supports
 	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// pidPeakRSS returns the process's peak resident memory (VmHWM) in bytes
+// from /proc, or 0 when it cannot be read.
+func pidPeakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

@@ -85,14 +85,10 @@ func benchRun(ctx context.Context, kind string, o benchOptions, t *benchServer, 
 			return nil, err
 		}
 		skip = next
-		var jobs []func() benchResult
-		if kind == "enroll" {
-			for _, u := range users {
-				jobs = append(jobs, func() benchResult { return c.enrollUser(ctx, u) })
-			}
-		} else {
+		jobs := usersAsJobs(ctx, c, users)
+		if kind != "enroll" {
 			fmt.Fprintf(stderr, "voxgate bench: run %d: enrolling %d users\n", run, len(users))
-			enrolled := drive(ctx, o.c, usersAsJobs(ctx, c, users))
+			enrolled := drive(ctx, o.c, jobs)
 			for _, r := range enrolled {
 				if r.err != nil {
 					return nil, fmt.Errorf("enroll the benchmark's users: %w", r.err)

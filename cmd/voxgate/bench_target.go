@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -143,16 +142,11 @@ func (t *benchServer) cpu() (time.Duration, bool) {
 func (t *benchServer) peakRSS() int64 {
 	var sum int64
 	for _, pid := range t.pids {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-		if err != nil {
+		rss := pidPeakRSS(pid)
+		if rss == 0 {
 			return 0
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				sum += kb << 10
-			}
-		}
+		sum += rss
 	}
 	return sum
 }
@@ -189,6 +183,7 @@ func (t *benchServer) close() {
 	}
 }
 
+// freeLoopbackAddr returns a loopback address nothing listens on now.
 func freeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

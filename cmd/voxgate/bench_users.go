@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,7 +24,6 @@ import (
 type benchUser struct {
 	id     string
 	enroll []byte   // WAV, 16 kHz mono
-	more   [][]byte // further enrollment samples, taken from the probes when the first falls short
 	probes [][]byte // WAV, 16 kHz mono, unique
 }
 
@@ -120,14 +118,9 @@ func (c *benchClient) createProfile(ctx context.Context, user string) error {
 
 // upload posts one recording to path (/enroll or /v1/voice/verify).
 func (c *benchClient) upload(ctx context.Context, path, user string, wav []byte, out any) benchResult {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("user_id", user)
-	fw, _ := mw.CreateFormFile("audio", "probe.wav")
-	_, _ = fw.Write(wav)
-	_ = mw.Close()
-	req, _ := http.NewRequestWithContext(ctx, "POST", c.url()+path, &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	form, contentType := audioForm(map[string]string{"user_id": user}, "probe.wav", wav)
+	req, _ := http.NewRequestWithContext(ctx, "POST", c.url()+path, bytes.NewReader(form))
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("X-Api-Key", c.key)
 	start := time.Now()
 	resp, err := c.http.Do(req)
@@ -171,7 +164,6 @@ func (c *benchClient) enrollUser(ctx context.Context, u *benchUser) benchResult 
 			return total
 		}
 		sample, u.probes = u.probes[0], u.probes[1:]
-		u.more = append(u.more, sample)
 	}
 }
 

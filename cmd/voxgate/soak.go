@@ -8,14 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -197,19 +194,11 @@ func (s *soakServer) sampleRSS() {
 	s.mu.Lock()
 	pid := s.cmd.Process.Pid
 	s.mu.Unlock()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			for {
-				old := s.peakRSS.Load()
-				if kb<<10 <= old || s.peakRSS.CompareAndSwap(old, kb<<10) {
-					break
-				}
-			}
+	rss := pidPeakRSS(pid)
+	for {
+		old := s.peakRSS.Load()
+		if rss <= old || s.peakRSS.CompareAndSwap(old, rss) {
+			break
 		}
 	}
 }
@@ -247,16 +236,6 @@ func loadSpeakers(dir string) ([]soakSpeaker, error) {
 	return out, nil
 }
 
-// freePort returns a loopback address nothing listens on now.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 func soak(ctx context.Context, cfg soakConfig, logw io.Writer) (*soakReport, error) {
 	speakers, err := loadSpeakers(cfg.voices)
 	if err != nil {
@@ -271,7 +250,7 @@ func soak(ctx context.Context, cfg soakConfig, logw io.Writer) (*soakReport, err
 			return nil, err
 		}
 	}
-	addr, err := freePort()
+	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os/exec"
@@ -306,17 +305,10 @@ func (l *soakLoad) json(ctx context.Context, op, method, path, key string, body 
 }
 
 func (l *soakLoad) multipart(ctx context.Context, op, path, key string, fields map[string]string, audio []byte) (int, map[string]any) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	for k, v := range fields {
-		mw.WriteField(k, v)
-	}
-	fw, _ := mw.CreateFormFile("audio", "take.flac")
-	fw.Write(audio)
-	mw.Close()
+	body, contentType := audioForm(fields, "take.flac", audio)
 	return l.do(ctx, op, func() *http.Request {
-		req, _ := http.NewRequestWithContext(ctx, "POST", l.base+path, bytes.NewReader(b.Bytes()))
-		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req, _ := http.NewRequestWithContext(ctx, "POST", l.base+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("x-api-key", key)
 		return req
 	})
