@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // MinSamples is the shortest audio the Detector judges: 0.5 s. Shorter
@@ -126,6 +127,16 @@ func (d *Detector) Threshold() float64 {
 		return d.fusion.f.Threshold
 	}
 	return d.backend.f.Threshold
+}
+
+// OperatingPoints returns the thresholds the Detector offers besides
+// Threshold, ascending by BPCER (a copy); none for the older back-end,
+// whose threshold was set at its equal error rate, not on real speech.
+func (d *Detector) OperatingPoints() []OperatingPoint {
+	if d.fusion == nil {
+		return nil
+	}
+	return slices.Clone(d.fusion.f.OperatingPoints)
 }
 
 // Spoof returns the calibrated probability that samples (16 kHz mono, in

@@ -58,6 +58,29 @@ type fusionFile struct {
 	// Windows is how many windows per model a recording is scored on
 	// (spread as windowStarts); the window logits are averaged.
 	Windows int `json:"windows"`
+	// OperatingPoints are the thresholds a deployment may choose instead
+	// of Threshold, each set by the same rule for another BPCER target
+	// (ascending); OperatingPointsRule says how. Absent in older files.
+	OperatingPoints     []OperatingPoint `json:"operating_points,omitempty"`
+	OperatingPointsRule string           `json:"operating_points_rule,omitempty"`
+}
+
+// OperatingPoint is one threshold of the detector, set on real training
+// speech for a bona fide classification error rate.
+type OperatingPoint struct {
+	// BPCER is the share of the real training excerpts at or above
+	// Threshold (in sample): the rate of genuine speech flagged it aims at.
+	BPCER float64 `json:"bpcer"`
+	// Threshold is the P(spoof) at or above which speech is judged
+	// synthetic.
+	Threshold float64 `json:"threshold"`
+	// BPCEROutOfFold is the same share with the standardisation fitted
+	// without each excerpt's speaker: the figure to expect on new speakers.
+	BPCEROutOfFold float64 `json:"bpcer_out_of_fold"`
+	// APCERTraining is the share of the generated training spoofs
+	// (espeak-ng, flite, festival, vocoders) under Threshold. Synthesis
+	// systems the detector never met fare worse (docs/ACCURACY.md).
+	APCERTraining float64 `json:"apcer_training"`
 }
 
 // fusion is a parsed fusionFile, read-only and safe for concurrent use.
@@ -91,6 +114,12 @@ func parseFusion(data []byte) (*fusion, error) {
 	}
 	if f.Calibration.A == 0 {
 		f.Calibration.A = 1
+	}
+	for i, p := range f.OperatingPoints {
+		if !(p.BPCER > 0 && p.BPCER < 1) || !(p.Threshold > 0 && p.Threshold < 1) ||
+			i > 0 && !(p.BPCER > f.OperatingPoints[i-1].BPCER && p.Threshold <= f.OperatingPoints[i-1].Threshold) {
+			return nil, errors.New("antispoof: fusion weights: operating points must have BPCER and threshold in (0, 1), BPCER ascending and threshold not rising")
+		}
 	}
 	if !slices.Contains(f.Inputs, InputASVspoof5) {
 		return nil, errors.New("antispoof: fusion weights: the ASVspoof 5 score is not among the inputs")

@@ -49,6 +49,9 @@ func TestDetectorFallsBackWithWarningWithoutSecondCheckpoint(t *testing.T) {
 	if d.Threshold() != d.backend.f.Threshold {
 		t.Error("fallback threshold is not the back-end's")
 	}
+	if len(d.OperatingPoints()) != 0 {
+		t.Error("the older back-end offers operating points it was not measured at")
+	}
 	v, err := d.Detail(context.Background(), testAudio(2*SampleRate, 3))
 	if err != nil || !v.Checked || v.ASVspoof5 != nil {
 		t.Fatalf("%+v %v", v, err)
@@ -135,5 +138,55 @@ func TestFusionCombinesStandardisedScores(t *testing.T) {
 		if p := u.probability(0); p != 0.5 {
 			t.Errorf("uncalibrated P(spoof) at 0: %v", p)
 		}
+	}
+}
+
+func TestShippedFusionOffersOperatingPointsFromTrainingRealSpeech(t *testing.T) {
+	u, err := parseFusion(fusionJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := u.f.OperatingPoints
+	if len(pts) < 2 {
+		t.Fatalf("operating points: %+v", pts)
+	}
+	// The default threshold is one of the table's points: the first, at the
+	// rule's BPCER of 1 %.
+	if pts[0].BPCER != 0.01 || pts[0].Threshold != u.f.Threshold {
+		t.Errorf("first point %+v, default threshold %v", pts[0], u.f.Threshold)
+	}
+	for _, p := range pts {
+		if p.BPCEROutOfFold <= 0 || p.APCERTraining <= 0 || p.APCERTraining >= 1 {
+			t.Errorf("point without its measured rates: %+v", p)
+		}
+	}
+}
+
+func TestFusionRefusesOperatingPointsOutOfOrder(t *testing.T) {
+	for name, pts := range map[string]string{
+		"bpcer descending":   `[{"bpcer":0.05,"threshold":0.2},{"bpcer":0.02,"threshold":0.25}]`,
+		"threshold rising":   `[{"bpcer":0.01,"threshold":0.2},{"bpcer":0.02,"threshold":0.25}]`,
+		"bpcer out of range": `[{"bpcer":0,"threshold":0.2}]`,
+		"threshold of one":   `[{"bpcer":0.01,"threshold":1}]`,
+	} {
+		var f map[string]any
+		if err := json.Unmarshal(fusionJSON, &f); err != nil {
+			t.Fatal(err)
+		}
+		var p any
+		json.Unmarshal([]byte(pts), &p)
+		f["operating_points"] = p
+		b, _ := json.Marshal(f)
+		if _, err := parseFusion(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// Files written before the table still load.
+	var f map[string]any
+	json.Unmarshal(fusionJSON, &f)
+	delete(f, "operating_points")
+	b, _ := json.Marshal(f)
+	if u, err := parseFusion(b); err != nil || len(u.f.OperatingPoints) != 0 {
+		t.Errorf("file without operating points: %v", err)
 	}
 }
