@@ -35,6 +35,15 @@ const (
 	EMETHODNOTALLOWED  = "method_not_allowed"
 	EWATCHLISTMATCH    = "watchlist_match"
 	EDUPLICATEVOICE    = "duplicate_voice"
+	// EINVALIDTARGETFAR refuses a verification target_far outside the range
+	// the speaker model's calibration covers.
+	EINVALIDTARGETFAR = "invalid_target_far"
+	// EINVALIDLIVENESSMODE refuses a liveness mode other than "enforce"
+	// and "flag".
+	EINVALIDLIVENESSMODE = "invalid_liveness_mode"
+	// EINVALIDLIVENESSBPCER refuses a liveness max_bpcer that is not one of
+	// the loaded detector's operating points.
+	EINVALIDLIVENESSBPCER = "invalid_liveness_bpcer"
 	// EMODELSMISSING: a model a verdict depends on (voice activity
 	// detection, deepfake detection) is not loaded and the server was not
 	// started in degraded mode.

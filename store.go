@@ -102,6 +102,14 @@ type Store interface {
 	IdentificationSettings(ctx context.Context, tenantID string) (IdentificationSettings, error)
 	// SetIdentificationSettings stores the tenant's identification settings.
 	SetIdentificationSettings(ctx context.Context, tenantID string, s IdentificationSettings, at time.Time) error
+	// VerificationSettings returns the tenant's verification settings, or
+	// the zero value when none were stored. Every node reads them here:
+	// a change applies to the next verification on any node.
+	VerificationSettings(ctx context.Context, tenantID string) (VerificationSettings, error)
+	// SetVerificationSettings stores the tenant's verification settings
+	// (Validate's errors for a malformed s) and appends audit, the record
+	// of the change, to the audit log, in one transaction.
+	SetVerificationSettings(ctx context.Context, tenantID string, s VerificationSettings, audit *Attempt) error
 
 	// AddFingerprint stores a replay fingerprint and keeps only the newest
 	// keep of the profile's fingerprints (keep <= 0: all).

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) voxgate.Store) {
 	runSessions(t, open)
 	runQueue(t, open)
 	runGallery(t, open)
+	runVerification(t, open)
 	t.Run("DeleteProfileErasesTheUserEverywhere", func(t *testing.T) { testErasure(t, open(t)) })
 }
 
