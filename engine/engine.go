@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"voxgate/antispoof"
 	"voxgate/phrase"
 	"voxgate/replay"
 	"voxgate/speaker"
@@ -79,6 +80,18 @@ func (e *Engine) Score(template, probe []float32) speaker.Score {
 // joining the normalisation; claimed owns template.
 func (e *Engine) ScoreIn(template, probe []float32, domain *speaker.Cohort, claimed string) speaker.Score {
 	return e.Calibration.ScoreIn(e.Speaker, template, probe, domain, claimed)
+}
+
+// SpoofPoints returns the operating points the deepfake detector offers
+// besides its default threshold, ascending by BPCER: none without a
+// detector or when it has no table (antispoof.Detector.OperatingPoints).
+func (e *Engine) SpoofPoints() []antispoof.OperatingPoint {
+	if t, ok := e.Spoof.(interface {
+		OperatingPoints() []antispoof.OperatingPoint
+	}); ok {
+		return t.OperatingPoints()
+	}
+	return nil
 }
 
 // Fingerprint returns the replay fingerprint of the recording.

@@ -13,7 +13,8 @@ import (
 // only place that does; every API face answers errors through writeError.
 func statusFor(code string) int {
 	switch code {
-	case voxgate.EINVALID, voxgate.EINVALIDUSERID, voxgate.EAUDIOTOOSHORT:
+	case voxgate.EINVALID, voxgate.EINVALIDUSERID, voxgate.EAUDIOTOOSHORT,
+		voxgate.EINVALIDTARGETFAR, voxgate.EINVALIDLIVENESSMODE, voxgate.EINVALIDLIVENESSBPCER:
 		return http.StatusBadRequest
 	case voxgate.EUNAUTHORIZED:
 		return http.StatusUnauthorized

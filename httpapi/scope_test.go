@@ -92,6 +92,8 @@ var routeAccess = map[string][]string{
 	"GET /v1/groups/{group}":                              adminOnly,
 	"PUT /v1/settings/identification":                     adminOnly,
 	"GET /v1/settings/identification":                     adminOnly,
+	"PUT /v1/settings/verification":                       adminOnly,
+	"GET /v1/settings/verification":                       adminOnly,
 	"POST /uflow/admin/auth/voice/enroll":                 {credAdminJWT},
 	"POST /uflow/admin/auth/voice/verify":                 {credAdminJWT},
 	"GET /uflow/admin/auth/voice/status/{user_id}":        {credAdminJWT},
@@ -202,6 +204,8 @@ func (e *scopeEnv) request(method, path, cred string) *http.Request {
 		jsonOf(map[string]any{"add": []string{"alice"}})
 	case path == "/v1/settings/identification" && method == "PUT":
 		jsonOf(map[string]any{"watchlist_policy": "flag"})
+	case path == "/v1/settings/verification" && method == "PUT":
+		jsonOf(map[string]any{"target_far": 0.001, "liveness": map[string]any{"mode": "flag"}})
 	case strings.HasSuffix(path, "/webhook") && method == "PUT":
 		jsonOf(map[string]any{"url": "https://hooks.example/voxgate"})
 	case strings.HasPrefix(path, "/uflow/") && method == "POST":

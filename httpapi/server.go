@@ -90,6 +90,7 @@ func New(svc *service.Service, opt Options) *Server {
 	s.registerNative()
 	s.registerVerify()
 	s.registerIdentify()
+	s.registerSettings()
 	s.registerChallenge()
 	s.registerUsage()
 	s.registerAsync()

@@ -32,6 +32,8 @@ func (s *Server) registerVoiceID() {
 		response: map[int]*body{200: jsonBody(schema{"type": "object", "properties": schema{
 			"match": schema{"type": "boolean"}, "score": schema{"type": "number"}, "confidence": schema{"type": "number"},
 			"threshold": schema{"type": "number"}, "deepfake_checked": schema{"type": "boolean"}, "deepfake_detected": schema{"type": "boolean"},
+			"target_far":      schema{"type": "number", "description": "the tenant's speaker operating point (GET /v1/settings/verification)"},
+			"liveness_mode":   schema{"type": "string", "enum": []string{voxgate.LivenessEnforce, voxgate.LivenessFlag}},
 			"processing_time": schema{"type": "number"}, "model_version": schema{"type": "string"}}})},
 	}, s.authed(s.voiceidVerify))
 }
@@ -72,6 +74,7 @@ func (s *Server) voiceidVerify(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"match": res.Match, "score": res.Score, "confidence": res.Confidence, "threshold": res.Threshold,
 		"deepfake_checked": res.DeepfakeChecked, "deepfake_detected": res.DeepfakeDetected,
+		"target_far": res.TargetFAR, "liveness_mode": res.LivenessMode,
 		"processing_time": res.ProcessingTime.Seconds(), "model_version": res.ModelVersion,
 	})
 }

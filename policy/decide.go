@@ -71,6 +71,12 @@ type Liveness struct {
 	// SpoofProbability is the calibrated probability of synthetic speech.
 	SpoofProbability float64
 	SpoofThreshold   float64
+	// SpoofFlagOnly reports a spoof verdict without acting on it: the
+	// tenant watches the detector before enforcing it (liveness mode
+	// "flag"). The liveness tier still says low, so that nothing that
+	// needs live speech (learning, a voice token's "high") takes it for
+	// live; a replay rejects either way.
+	SpoofFlagOnly bool
 	// Replay is true when the recording matches an earlier one.
 	Replay           bool
 	ReplaySimilarity float64
@@ -153,7 +159,7 @@ func Decide(e Evidence, c Config) Decision {
 	case e.Liveness.Replay:
 		d.Decision, d.Reason = Reject, ReasonReplay
 		d.Insights = append(d.Insights, fmt.Sprintf("This recording matches one submitted before (similarity %.2f): a replayed recording.", e.Liveness.ReplaySimilarity))
-	case e.Liveness.SpoofChecked && e.Liveness.SpoofProbability >= e.Liveness.SpoofThreshold:
+	case e.Liveness.SpoofChecked && e.Liveness.SpoofProbability >= e.Liveness.SpoofThreshold && !e.Liveness.SpoofFlagOnly:
 		d.Decision, d.Reason = Reject, ReasonSpoof
 		d.Insights = append(d.Insights, fmt.Sprintf("The voice sounds synthetic (spoof probability %.2f, limit %.2f).", e.Liveness.SpoofProbability, e.Liveness.SpoofThreshold))
 	case e.Phrase != nil && e.Phrase.Score < e.Phrase.Threshold-c.PhraseMargin:
@@ -188,6 +194,8 @@ func Decide(e Evidence, c Config) Decision {
 	}
 	if !e.Liveness.SpoofChecked {
 		d.Insights = append(d.Insights, "Synthetic-speech detection was not run (no anti-spoofing model loaded).")
+	} else if e.Liveness.SpoofFlagOnly && e.Liveness.SpoofProbability >= e.Liveness.SpoofThreshold && !e.Liveness.Replay {
+		d.Insights = append(d.Insights, fmt.Sprintf("The voice sounds synthetic (spoof probability %.2f, limit %.2f): flagged only, as this tenant's liveness mode asks; the decision does not count it.", e.Liveness.SpoofProbability, e.Liveness.SpoofThreshold))
 	}
 	return d
 }

@@ -29,6 +29,8 @@ func TestDecideBranches(t *testing.T) {
 		{"accept with phrase", with(func(e *Evidence) { e.Phrase = phrase(2) }), Accept, "", Signals{High, High, High}},
 		{"replay beats everything", with(func(e *Evidence) { e.Liveness.Replay = true }), Reject, ReasonReplay, Signals{High, NotChecked, Low}},
 		{"spoof", with(func(e *Evidence) { e.Liveness.SpoofProbability = 0.9 }), Reject, ReasonSpoof, Signals{High, NotChecked, Low}},
+		{"spoof flagged only", with(func(e *Evidence) { e.Liveness.SpoofProbability, e.Liveness.SpoofFlagOnly = 0.9, true }), Accept, "", Signals{High, NotChecked, Low}},
+		{"replay rejects when spoofs are flagged only", with(func(e *Evidence) { e.Liveness.Replay, e.Liveness.SpoofFlagOnly = true, true }), Reject, ReasonReplay, Signals{High, NotChecked, Low}},
 		{"phrase mismatch", with(func(e *Evidence) { e.Phrase = phrase(-3) }), Reject, ReasonPhraseMismatch, Signals{High, Low, High}},
 		{"phrase unclear", with(func(e *Evidence) { e.Phrase = phrase(0.05) }), Retry, ReasonPhraseUnclear, Signals{High, Medium, High}},
 		{"voice mismatch", with(func(e *Evidence) { e.Voice.Score = 0.2; e.Voice.Confidence = 0.1 }), Reject, ReasonVoiceMismatch, Signals{Low, NotChecked, High}},

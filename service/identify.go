@@ -137,19 +137,28 @@ func (s *Service) Identify(ctx context.Context, a voxgate.Actor, req IdentifyReq
 		return s.finishIdentify(ctx, a, res, start)
 	}
 	if s.engine.Spoof != nil {
-		prob, thr, err := s.engine.Spoof.Spoof(ctx, an.Clip.Samples)
+		op, err := s.operatingPoint(ctx, a.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		prob, def, err := s.spoofScore(ctx, an)
 		if err != nil {
 			return nil, err
 		}
 		p := round4(prob)
-		res.Spoof.Checked, res.Spoof.Probability, res.Spoof.Detected = true, &p, prob >= thr
-		if res.Spoof.Detected {
+		res.Spoof.Checked, res.Spoof.Probability, res.Spoof.Detected = true, &p, prob >= op.spoofThresholdOr(def)
+		switch {
+		case res.Spoof.Detected && !op.flagOnly:
 			res.Spoof.Labels = append(res.Spoof.Labels, "synthetic")
 			res.Decision, res.Reason = Unknown, ReasonSpoofSuspected
 			res.Insights = []string{"The recording sounds synthetic: nobody is named."}
 			return s.finishIdentify(ctx, a, res, start)
+		case res.Spoof.Detected:
+			res.Spoof.Labels = append(res.Spoof.Labels, "synthetic")
+			res.Insights = append(res.Insights, "The recording sounds synthetic: flagged only, as this tenant's liveness mode asks.")
+		default:
+			res.Spoof.Labels = append(res.Spoof.Labels, "bonafide")
 		}
-		res.Spoof.Labels = append(res.Spoof.Labels, "bonafide")
 	}
 	emb, err := s.engine.Embed(an)
 	if err != nil {

@@ -59,10 +59,14 @@ func (s *Service) UserLearning(ctx context.Context, a voxgate.Actor, userID stri
 	if err != nil {
 		return nil, err
 	}
-	thr := s.engine.Calibration.Threshold
+	op, err := s.operatingPoint(ctx, a.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	thr := op.voice.Threshold
 	out := &Learning{UserID: userID, Enrolled: p.Enrolled(), Samples: p.Samples, SpeechSeconds: round2(p.SpeechSeconds),
 		RequiredSpeech: s.cfg.RequiredSpeech, Threshold: round4(thr), ThresholdFloor: round4(thr),
-		TargetFAR: s.engine.Calibration.TargetFAR, Standing: st, RecentUpdates: []update{}, ModelVersion: s.engine.Speaker.Version()}
+		TargetFAR: op.voice.TargetFAR, Standing: st, RecentUpdates: []update{}, ModelVersion: s.engine.Speaker.Version()}
 	vp, err := s.store.FindVoiceprint(ctx, a.TenantID, userID)
 	if voxgate.ErrorCode(err) == voxgate.ENOTFOUND {
 		return out, nil

@@ -55,12 +55,21 @@ type Calibration struct {
 
 // Thresholds reports the operating points used.
 type Thresholds struct {
-	Voice     float64  `json:"voice"`
-	VoiceHigh float64  `json:"voice_high"`
-	TargetFAR float64  `json:"target_far"`
-	Margin    float64  `json:"margin"`
-	Spoof     float64  `json:"spoof,omitempty"`
-	Phrase    *float64 `json:"phrase,omitempty"`
+	Voice     float64 `json:"voice"`
+	VoiceHigh float64 `json:"voice_high"`
+	// TargetFAR is the tenant's speaker operating point (its verification
+	// settings; the server's default unless set).
+	TargetFAR float64 `json:"target_far"`
+	Margin    float64 `json:"margin"`
+	// Spoof is the detector threshold actually applied (the tenant's
+	// liveness operating point), SpoofBPCER the share of real training
+	// speech it was set to flag, where the detector says.
+	Spoof      float64  `json:"spoof,omitempty"`
+	SpoofBPCER *float64 `json:"spoof_bpcer,omitempty"`
+	// LivenessMode is the tenant's: "enforce" (a spoof verdict rejects) or
+	// "flag" (reported, not acted on).
+	LivenessMode string   `json:"liveness_mode"`
+	Phrase       *float64 `json:"phrase,omitempty"`
 }
 
 // SpoofReport is the liveness evidence.
@@ -278,11 +287,16 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 	if err != nil {
 		return ev, nil, nil, err
 	}
-	sc := s.engine.ScoreIn(tmpl.Current, emb, domain, req.UserID)
-	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: s.engine.Calibration.Threshold, High: s.engine.Calibration.High, Confidence: sc.Confidence, Rival: sc.Rival}
+	op, err := s.operatingPoint(ctx, a.TenantID)
+	if err != nil {
+		return ev, nil, nil, err
+	}
+	cal := op.voice
+	sc := cal.ScoreIn(s.engine.Speaker, tmpl.Current, emb, domain, req.UserID)
+	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: cal.Threshold, High: cal.High, Confidence: sc.Confidence, Rival: sc.Rival}
 	res.Calibration = Calibration{RawScore: round4(sc.Raw), NormalizedScore: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence)}
-	res.Thresholds = Thresholds{Voice: round4(s.engine.Calibration.Threshold), VoiceHigh: round4(s.engine.Calibration.High),
-		TargetFAR: s.engine.Calibration.TargetFAR, Margin: round4(s.cfg.Decision.VoiceMargin * max(0, s.engine.Calibration.High-s.engine.Calibration.Threshold))}
+	res.Thresholds = Thresholds{Voice: round4(cal.Threshold), VoiceHigh: round4(cal.High), TargetFAR: cal.TargetFAR,
+		Margin: round4(s.cfg.Decision.VoiceMargin * max(0, cal.High-cal.Threshold)), LivenessMode: op.mode()}
 
 	// Replay: against every kept fingerprint of this profile; the attempt's
 	// own fingerprint is kept too, so that it cannot be replayed later.
@@ -301,14 +315,19 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 		res.Spoof.Labels = append(res.Spoof.Labels, "replay")
 	}
 	if s.engine.Spoof != nil {
-		prob, thr, err := s.spoofScore(ctx, an)
+		prob, def, err := s.spoofScore(ctx, an)
 		if err != nil {
 			return ev, nil, nil, err
 		}
+		thr := op.spoofThresholdOr(def)
 		ev.Liveness.SpoofChecked, ev.Liveness.SpoofProbability, ev.Liveness.SpoofThreshold = true, prob, thr
+		ev.Liveness.SpoofFlagOnly = op.flagOnly
 		p := round4(prob)
 		res.Spoof.Checked, res.Spoof.Probability, res.Spoof.Detected = true, &p, prob >= thr
 		res.Thresholds.Spoof = thr
+		if pt, ok := spoofPointAt(s.engine.SpoofPoints(), thr); ok {
+			res.Thresholds.SpoofBPCER = &pt.BPCER
+		}
 		if res.Spoof.Detected {
 			res.Spoof.Labels = append(res.Spoof.Labels, "synthetic")
 		} else {

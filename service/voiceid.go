@@ -48,7 +48,11 @@ func (s *Service) VoiceIDEnroll(ctx context.Context, a voxgate.Actor, userID str
 		return nil, voxgate.Errorf(voxgate.EINVALID, "No usable speech in the audio file")
 	}
 	out := &VoiceIDEnrollment{Embedding: emb, ModelVersion: s.engine.Speaker.Version()}
-	if out.DeepfakeChecked, out.DeepfakeDetected, err = s.deepfake(ctx, an); err != nil {
+	op, err := s.operatingPoint(ctx, a.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if out.DeepfakeChecked, out.DeepfakeDetected, err = s.deepfake(ctx, an, op); err != nil {
 		return nil, err
 	}
 	out.ProcessingTime = time.Since(start)
@@ -57,10 +61,14 @@ func (s *Service) VoiceIDEnroll(ctx context.Context, a voxgate.Actor, userID str
 
 // VoiceIDMatch is the answer of POST /v1/voiceid/verify.
 type VoiceIDMatch struct {
-	Match            bool
-	Score            float64
-	Confidence       float64
-	Threshold        float64
+	Match      bool
+	Score      float64
+	Confidence float64
+	Threshold  float64
+	// TargetFAR and LivenessMode are the tenant's operating point
+	// (its verification settings).
+	TargetFAR        float64
+	LivenessMode     string
 	DeepfakeChecked  bool
 	DeepfakeDetected bool
 	ModelVersion     string
@@ -101,13 +109,17 @@ func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID str
 	if err != nil {
 		return nil, err
 	}
-	sc := s.engine.ScoreIn(embedding, emb, domain, userID)
-	out := &VoiceIDMatch{Score: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence),
-		Threshold: round4(s.engine.Calibration.Threshold), ModelVersion: version}
-	if out.DeepfakeChecked, out.DeepfakeDetected, err = s.deepfake(ctx, an); err != nil {
+	op, err := s.operatingPoint(ctx, a.TenantID)
+	if err != nil {
 		return nil, err
 	}
-	out.Match = finite(sc.Normalized) >= s.engine.Calibration.Threshold && !out.DeepfakeDetected
+	sc := op.voice.ScoreIn(s.engine.Speaker, embedding, emb, domain, userID)
+	out := &VoiceIDMatch{Score: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence),
+		Threshold: round4(op.voice.Threshold), TargetFAR: op.voice.TargetFAR, LivenessMode: op.mode(), ModelVersion: version}
+	if out.DeepfakeChecked, out.DeepfakeDetected, err = s.deepfake(ctx, an, op); err != nil {
+		return nil, err
+	}
+	out.Match = finite(sc.Normalized) >= op.voice.Threshold && (!out.DeepfakeDetected || op.flagOnly)
 	out.ProcessingTime = time.Since(start)
 	decision := "reject"
 	if out.Match {
@@ -115,6 +127,7 @@ func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID str
 	}
 	if err := s.audit(ctx, a, userID, "voiceid", decision, "", map[string]any{
 		"score": out.Score, "confidence": out.Confidence, "threshold": out.Threshold, "deepfake_detected": out.DeepfakeDetected,
+		"target_far": out.TargetFAR, "liveness_mode": out.LivenessMode,
 	}, out.ProcessingTime); err != nil {
 		return nil, err
 	}
@@ -157,16 +170,17 @@ func (s *Service) voiceIDAnalyze(ctx context.Context, audio []byte, g engine.Gat
 	return an, nil
 }
 
-// deepfake runs synthetic-speech detection when a detector is loaded.
-func (s *Service) deepfake(ctx context.Context, an *engine.Analysis) (checked, detected bool, err error) {
+// deepfake runs synthetic-speech detection when a detector is loaded, at
+// the tenant's operating point.
+func (s *Service) deepfake(ctx context.Context, an *engine.Analysis, op operatingPoint) (checked, detected bool, err error) {
 	if s.engine.Spoof == nil {
 		return false, false, nil
 	}
-	p, thr, err := s.spoofScore(ctx, an)
+	p, def, err := s.spoofScore(ctx, an)
 	if err != nil {
 		return false, false, err
 	}
-	return true, p >= thr, nil
+	return true, p >= op.spoofThresholdOr(def), nil
 }
 
 // checkEmbedding accepts only what VoiceIDEnroll returns: 256 finite values

@@ -158,6 +158,14 @@ func (m *Model) Threshold(targetFAR float64) float64 {
 	return q[i] + f*(q[i+1]-q[i])
 }
 
+// MinTargetFAR is the lowest target false-accept rate the model's
+// calibration resolves: one step of its table of nontarget-score
+// quantiles (4,001 quantiles: 0.00025). Threshold for a lower rate
+// interpolates between the table's last quantile and the largest
+// calibration score, which is no quantile of anything, so a target under
+// it is not a promise the model can keep.
+func (m *Model) MinTargetFAR() float64 { return 1 / float64(len(m.nonQuant)-1) }
+
 // cohortStats returns the mean and standard deviation of the topK highest
 // scores (Model.sim) of e, with norms ne, against the model's cohort and
 // domain's vectors not owned by exclude (adaptive s-norm).

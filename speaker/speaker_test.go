@@ -631,3 +631,20 @@ func TestOpenSetThresholdRisesWithTheGallery(t *testing.T) {
 		prev = got
 	}
 }
+
+func TestMinTargetFARIsOneStepOfTheCalibrationTable(t *testing.T) {
+	m, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := m.MinTargetFAR()
+	if lo <= 0 || lo > 0.001 {
+		t.Fatalf("MinTargetFAR %v: the table must resolve at least 0.1 %%", lo)
+	}
+	// Down to it, thresholds come from the table's quantiles and rise as
+	// the target falls; under it they would run on towards the largest
+	// calibration score.
+	if !(m.Threshold(lo) > m.Threshold(0.001) && m.Threshold(0.001) > m.Threshold(0.01)) {
+		t.Errorf("thresholds %v %v %v do not rise as the target falls", m.Threshold(lo), m.Threshold(0.001), m.Threshold(0.01))
+	}
+}
