@@ -178,11 +178,42 @@ func TestThreeNodesShareOneDatabase(t *testing.T) {
 	}
 
 	t.Run("ReadinessFollowsTheDatabase", func(t *testing.T) { testReadiness(t, c) })
+	t.Run("VerificationSettingsChangedOnOneNodeApplyOnEvery", func(t *testing.T) { testSettingsAcrossNodes(t, c, enrollKey) })
 	t.Run("ChallengeAnsweredOnAllNodesIsScoredOnceAndItsTokenValidOnce", func(t *testing.T) { testChallengeOnce(t, c, key) })
 	t.Run("TemplateAdaptedOnOneNodeIsScoredOnAnother", func(t *testing.T) { testAdaptation(t, c, key) })
 	t.Run("FailuresOnDifferentNodesAddUpToOneCooldown", func(t *testing.T) { testCooldown(t, c, key) })
 	t.Run("RateLimitIsCountedAcrossNodes", func(t *testing.T) { testRateLimit(t, c, c.key(t)) })
 	t.Run("AsyncJobsSurviveANodeKilledMidWay", func(t *testing.T) { testAsyncKill(t, c, c.key(t)) })
+}
+
+// testSettingsAcrossNodes changes the tenant's verification settings on one
+// node and reads the operating point every node applies from the next
+// request on (the learning view reports the threshold verification uses),
+// then puts the defaults back for the other subtests.
+func testSettingsAcrossNodes(t *testing.T, c *cluster, key string) {
+	applied := func(n int) (any, any) {
+		st, body := doJSON(t, "GET", c.nodes[n].base+"/v1/user-learning/actor1", key, nil)
+		if st != 200 {
+			t.Fatalf("node %d learning view: %d %v", n, st, body)
+		}
+		return body["target_far"], body["threshold"]
+	}
+	if st, body := doJSON(t, "PUT", c.nodes[0].base+"/v1/settings/verification", key, map[string]any{"target_far": 0.001}); st != 200 {
+		t.Fatalf("set on node 0: %d %v", st, body)
+	}
+	for n := range c.nodes {
+		if far, thr := applied(n); far != 0.001 || thr != 4.8917 {
+			t.Fatalf("node %d applies target %v, threshold %v after node 0 set 0.001", n, far, thr)
+		}
+	}
+	if st, body := doJSON(t, "PUT", c.nodes[2].base+"/v1/settings/verification", key, map[string]any{}); st != 200 || body["target_far"] != 0.01 {
+		t.Fatalf("reset on node 2: %d %v", st, body)
+	}
+	for n := range c.nodes {
+		if far, thr := applied(n); far != 0.01 || thr != 3.342 {
+			t.Fatalf("node %d applies target %v, threshold %v after node 2 reset it", n, far, thr)
+		}
+	}
 }
 
 func testReadiness(t *testing.T, c *cluster) {
