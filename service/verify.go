@@ -224,7 +224,11 @@ func (s *Service) Verify(ctx context.Context, a voxgate.Actor, req VerifyRequest
 			o.Standing = s.cfg.Limits.Succeeded
 			res.RetriesLeft = s.cfg.Limits.FreeFailures
 		}
-		learn = !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) && ev.Voice.Score >= s.cfg.Learning.Bar(ev.Voice.High, tmpl.GenuineLevel)
+		// A tenant with a laxer target_far accepts more, but adapts no more
+		// easily: the bar starts from the stricter of its high tier and
+		// the server default's, where the poisoning tests measured it.
+		learn = !s.cfg.DisableLearning && s.cfg.Learning.MayLearn(res.Decision, req.Challenged) &&
+			ev.Voice.Score >= s.cfg.Learning.Bar(max(ev.Voice.High, s.engine.Calibration.High), tmpl.GenuineLevel)
 	}
 	for attempt := 0; ; attempt++ {
 		o.Voiceprint, res.Learned = nil, false
