@@ -210,7 +210,7 @@ func (s *Service) SetVerificationSettings(ctx context.Context, a voxgate.Actor, 
 	if st.Liveness.MaxBPCER != 0 {
 		pts := s.engine.SpoofPoints()
 		if len(pts) == 0 {
-			return nil, voxgate.Errorf(voxgate.EINVALIDLIVENESSBPCER, "the loaded deepfake detector offers no operating points besides its default: leave liveness.max_bpcer out")
+			return nil, voxgate.Errorf(voxgate.EINVALIDLIVENESSBPCER, "this server's deepfake detector offers no operating points besides its default (or none is loaded): leave liveness.max_bpcer out")
 		}
 		if _, ok := spoofPoint(pts, st.Liveness.MaxBPCER); !ok {
 			offered := make([]float64, len(pts))
