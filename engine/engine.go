@@ -79,7 +79,7 @@ func (e *Engine) Score(template, probe []float32) speaker.Score {
 // ScoreIn is Score with the deployment's own cohort (see speaker.Cohort)
 // joining the normalisation; claimed owns template.
 func (e *Engine) ScoreIn(template, probe []float32, domain *speaker.Cohort, claimed string) speaker.Score {
-	return e.Calibration.ScoreIn(e.Speaker, template, probe, domain, claimed)
+	return e.Calibration.In(domain).ScoreIn(e.Speaker, template, probe, domain, claimed)
 }
 
 // SpoofPoints returns the operating points the deepfake detector offers

@@ -35,9 +35,10 @@ var verifySchema = schema{"type": "object", "required": []string{"decision", "co
 		"retryAfterMs":      schema{"type": "integer"},
 		"calibration":       schemaOf(service.Calibration{}),
 		"thresholds": with(schemaOf(service.Thresholds{}), schema{
-			"voice":      schema{"type": "number", "description": "the voice score at or above which the voice matches (the target false-accept rate)"},
-			"voice_high": schema{"type": "number", "description": "the voice score of a high tier"},
-			"phrase":     schema{"type": "number", "description": "present when a phrase was checked"},
+			"voice":        schema{"type": "number", "description": "the voice score at or above which the voice matches (the target false-accept rate)"},
+			"voice_high":   schema{"type": "number", "description": "the voice score of a high tier"},
+			"domain_shift": schema{"type": "number", "description": "how far this tenant's voice thresholds sit from the model's global ones, learned from the tenant's own enrollments (included in voice and voice_high)"},
+			"phrase":       schema{"type": "number", "description": "present when a phrase was checked"},
 		}),
 		"spoof":           schemaOf(service.SpoofReport{}),
 		"retries":         schema{"type": "object", "required": []string{"left"}, "properties": schema{"left": schema{"type": "integer"}}},

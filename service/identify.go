@@ -217,7 +217,7 @@ func (s *Service) search(ctx context.Context, tenantID string, emb []float32, to
 	} else {
 		among = nil
 	}
-	return x.Search(emb, top, among, s.engine.Calibration, domain), n, nil
+	return x.Search(emb, top, among, s.engine.Calibration.In(domain), domain), n, nil
 }
 
 func (s *Service) finishIdentify(ctx context.Context, a voxgate.Actor, res *IdentifyResult, start time.Time) (*IdentifyResult, error) {

@@ -63,7 +63,11 @@ func (s *Service) UserLearning(ctx context.Context, a voxgate.Actor, userID stri
 	if err != nil {
 		return nil, err
 	}
-	thr := op.voice.Threshold
+	domain, err := s.cohort(ctx, a.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	thr := op.voice.In(domain).Threshold
 	out := &Learning{UserID: userID, Enrolled: p.Enrolled(), Samples: p.Samples, SpeechSeconds: round2(p.SpeechSeconds),
 		RequiredSpeech: s.cfg.RequiredSpeech, Threshold: round4(thr), ThresholdFloor: round4(thr),
 		TargetFAR: op.voice.TargetFAR, Standing: st, RecentUpdates: []update{}, ModelVersion: s.engine.Speaker.Version()}

@@ -117,6 +117,11 @@ type EffectivePoint struct {
 	// tier.
 	VoiceThreshold float64 `json:"voice_threshold"`
 	VoiceHigh      float64 `json:"voice_high"`
+	// DomainShift is already in both: how far the tenant's enrollments
+	// move the model's thresholds (speaker.Cohort.Shift; 0 until two
+	// users are enrolled), from PseudoOutsiders scores.
+	DomainShift     float64 `json:"domain_shift"`
+	PseudoOutsiders int     `json:"pseudo_outsider_scores"`
 	// SpoofThreshold is the P(spoof) at or above which speech is judged
 	// synthetic; nil without a detector.
 	SpoofThreshold *float64 `json:"spoof_threshold"`
@@ -159,9 +164,15 @@ func (s *Service) describe(ctx context.Context, tenantID string, st voxgate.Veri
 	if err != nil {
 		return nil, err
 	}
+	domain, err := s.cohort(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	voice := op.voice.In(domain)
 	pts := s.engine.SpoofPoints()
 	p := &VerificationPolicy{VerificationSettings: st,
-		Effective: EffectivePoint{VoiceThreshold: round4(op.voice.Threshold), VoiceHigh: round4(op.voice.High), SpeakerModel: s.engine.Speaker.Version()},
+		Effective: EffectivePoint{VoiceThreshold: round4(voice.Threshold), VoiceHigh: round4(voice.High),
+			DomainShift: round4(domain.Shift()), PseudoOutsiders: domain.PseudoOutsiders(), SpeakerModel: s.engine.Speaker.Version()},
 		Limits: PolicyLimits{TargetFARMin: s.engine.Speaker.MinTargetFAR(), TargetFARMax: MaxTargetFAR,
 			LivenessModes: []string{voxgate.LivenessEnforce, voxgate.LivenessFlag}, LivenessMaxBPCER: []float64{}}}
 	p.TargetFAR = op.voice.TargetFAR

@@ -57,6 +57,10 @@ type Calibration struct {
 type Thresholds struct {
 	Voice     float64 `json:"voice"`
 	VoiceHigh float64 `json:"voice_high"`
+	// DomainShift is how far the tenant's voice thresholds sit from the
+	// model's at the same target (speaker.Cohort.Shift, learned from the
+	// tenant's own enrollments), already included in Voice and VoiceHigh.
+	DomainShift float64 `json:"domain_shift"`
 	// TargetFAR is the tenant's speaker operating point (its verification
 	// settings; the server's default unless set).
 	TargetFAR float64 `json:"target_far"`
@@ -295,11 +299,13 @@ func (s *Service) evidence(ctx context.Context, a voxgate.Actor, req VerifyReque
 	if err != nil {
 		return ev, nil, nil, err
 	}
-	cal := op.voice
+	// The tenant's operating point: its target's thresholds moved by its
+	// domain shift.
+	cal := op.voice.In(domain)
 	sc := cal.ScoreIn(s.engine.Speaker, tmpl.Current, emb, domain, req.UserID)
 	ev.Voice = policy.Voice{Score: finite(sc.Normalized), Threshold: cal.Threshold, High: cal.High, Confidence: sc.Confidence, Rival: sc.Rival}
 	res.Calibration = Calibration{RawScore: round4(sc.Raw), NormalizedScore: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence)}
-	res.Thresholds = Thresholds{Voice: round4(cal.Threshold), VoiceHigh: round4(cal.High), TargetFAR: cal.TargetFAR,
+	res.Thresholds = Thresholds{Voice: round4(cal.Threshold), VoiceHigh: round4(cal.High), DomainShift: round4(domain.Shift()), TargetFAR: cal.TargetFAR,
 		Margin: round4(s.cfg.Decision.VoiceMargin * max(0, cal.High-cal.Threshold)), LivenessMode: op.mode()}
 
 	// Replay: against every kept fingerprint of this profile; the attempt's

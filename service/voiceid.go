@@ -113,13 +113,14 @@ func (s *Service) VoiceIDVerify(ctx context.Context, a voxgate.Actor, userID str
 	if err != nil {
 		return nil, err
 	}
-	sc := op.voice.ScoreIn(s.engine.Speaker, embedding, emb, domain, userID)
+	cal := op.voice.In(domain)
+	sc := cal.ScoreIn(s.engine.Speaker, embedding, emb, domain, userID)
 	out := &VoiceIDMatch{Score: round4(finite(sc.Normalized)), Confidence: round4(sc.Confidence),
-		Threshold: round4(op.voice.Threshold), TargetFAR: op.voice.TargetFAR, LivenessMode: op.mode(), ModelVersion: version}
+		Threshold: round4(cal.Threshold), TargetFAR: op.voice.TargetFAR, LivenessMode: op.mode(), ModelVersion: version}
 	if out.DeepfakeChecked, out.DeepfakeDetected, err = s.deepfake(ctx, an, op); err != nil {
 		return nil, err
 	}
-	out.Match = finite(sc.Normalized) >= op.voice.Threshold && (!out.DeepfakeDetected || op.flagOnly)
+	out.Match = finite(sc.Normalized) >= cal.Threshold && (!out.DeepfakeDetected || op.flagOnly)
 	out.ProcessingTime = time.Since(start)
 	decision := "reject"
 	if out.Match {

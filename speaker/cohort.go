@@ -28,6 +28,11 @@ type Cohort struct {
 	rivalOwner []string  // [r]
 	rivalMean  []float64 // [r]
 	rivalStd   []float64 // [r]
+
+	// shift moves the model's thresholds for this tenant; pseudo is the
+	// number of pseudo-outsider scores it rests on (domain.go).
+	shift  float64
+	pseudo int
 }
 
 // RivalWeight is how much a claim's normalised score drops per unit by which
@@ -45,7 +50,9 @@ const RivalWeight = 2
 // matching entry of owners (a user id): when a claim of an owner is scored,
 // that owner's vectors are left out of the normalisation and the owner is no
 // rival, since they are not impostors there. Embeddings of the wrong length
-// or zero norm are skipped. Building costs one s-norm per distinct owner.
+// or zero norm are skipped. Building costs one s-norm per distinct owner,
+// and the domain shift (domain.go) one per pair of owners and per pair of
+// sample and owner, among the first domainRule.MaxUsers owners.
 func (m *Model) NewCohort(owners []string, embs [][]float32) *Cohort {
 	c := &Cohort{}
 	for i, e := range embs {
@@ -87,6 +94,7 @@ func (m *Model) NewCohort(owners []string, embs [][]float32) *Cohort {
 		c.rivalNorm[r] = m.norms(v)
 		c.rivalMean[r], c.rivalStd[r] = m.cohortStats(v, c.rivalNorm[r], c, o)
 	}
+	c.shift, c.pseudo = m.domainShift(c)
 	return c
 }
 

@@ -74,17 +74,18 @@ type Model struct {
 	net       *tdnn      // kind "tdnn"
 	minSpeech int        // fewer masked speech frames than this: use the energy detector, then all frames
 
-	cohort     []float32 // [K][cohortDim] cohort embeddings, the leading entries of each (the rest are zero)
-	cohortDim  int       // entries kept per cohort row, 1..Dim
-	cohortNorm []vnorm   // [K]: rows are unit length only up to F16 rounding
-	split      int       // first entry of the gated upper band; 0: none, sim is the cosine
-	hasRatio   float64   // |upper band|^2 / |the rest|^2 at a gate of 0.5
-	lowEnd     int       // end of the LDA part (the high band follows, to split)
-	lowScale   float32   // squared scales of the LDA and high-band parts in sim
-	highScale  float32   // when the upper band is not shared (nb_weight)
-	topK       int       // cohort scores kept for adaptive s-norm
-	calA, calB float64   // confidence = sigmoid(calA*normalized + calB)
-	nonQuant   []float64 // ascending normalised nontarget scores of the calibration trials
+	cohort     []float32   // [K][cohortDim] cohort embeddings, the leading entries of each (the rest are zero)
+	cohortDim  int         // entries kept per cohort row, 1..Dim
+	cohortNorm []vnorm     // [K]: rows are unit length only up to F16 rounding
+	split      int         // first entry of the gated upper band; 0: none, sim is the cosine
+	hasRatio   float64     // |upper band|^2 / |the rest|^2 at a gate of 0.5
+	lowEnd     int         // end of the LDA part (the high band follows, to split)
+	lowScale   float32     // squared scales of the LDA and high-band parts in sim
+	highScale  float32     // when the upper band is not shared (nb_weight)
+	topK       int         // cohort scores kept for adaptive s-norm
+	calA, calB float64     // confidence = sigmoid(calA*normalized + calB)
+	domain     *domainRule // tenant-adaptive threshold rule (domain.go); nil: none
+	nonQuant   []float64   // ascending normalised nontarget scores of the calibration trials
 
 	pool sync.Pool // *work
 
@@ -124,6 +125,9 @@ func parse(b []byte) (*Model, error) {
 		return nil, fmt.Errorf("speaker: model wants %d mel bands, front end has %d", nmels, features.DefaultConfig.NumMels)
 	}
 	if m.fe, err = features.New(features.DefaultConfig); err != nil {
+		return nil, err
+	}
+	if m.domain, err = parseDomainRule(f.meta["domain_calibration"]); err != nil {
 		return nil, err
 	}
 	m.kind = f.meta["kind"]

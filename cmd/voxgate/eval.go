@@ -180,11 +180,18 @@ type spoofReport struct {
 }
 
 type speakerReport struct {
-	EER       float64 `json:"eer"`
-	MinDCF    float64 `json:"min_dcf"`
-	FAR       float64 `json:"far"`
-	FRR       float64 `json:"frr"`
-	Threshold float64 `json:"threshold"`
+	EER    float64 `json:"eer"`
+	MinDCF float64 `json:"min_dcf"`
+	// FAR and FRR are the rates at the threshold the service applied to
+	// each trial: the model's calibrated one moved by the tenant's domain
+	// shift (speaker.Cohort.Shift). Threshold is the one the full tenant's
+	// target trials met (every tenant of the outsider protocol lacks one
+	// user, so its shift differs a little), DomainShift its distance from
+	// the model's global threshold.
+	FAR         float64 `json:"far"`
+	FRR         float64 `json:"frr"`
+	Threshold   float64 `json:"threshold"`
+	DomainShift float64 `json:"domain_shift"`
 	// FRRAtFAR1pct and FRRAtFAR01pct are the false-reject rates at the
 	// lowest thresholds whose false-accept rate measured on these trials is
 	// at most 1 % and 0.1 % (eval.Scores.AtFAR): what a threshold set on

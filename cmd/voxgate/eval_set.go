@@ -98,6 +98,9 @@ func evalSet(ctx context.Context, set *eval.Set, eng engineBundle, o evalOptions
 	sort.Float64s(scores.Nontarget)
 	if len(scores.Target) > 0 && len(scores.Nontarget) > 0 {
 		sp.setFigures(scores, eng.Engine.Calibration.Threshold)
+		if tl.hasThreshold {
+			sp.setApplied(&tl.margins, tl.targetThreshold, eng.Engine.Calibration.Threshold)
+		}
 		rep.Speaker = sp
 	}
 	if tl.spoofTrials > 0 {
@@ -236,8 +239,13 @@ func verifyTrial(ctx context.Context, svc *service.Service, j trialJob) (*servic
 // tally gathers the outcomes of a set's trials; the scoring workers share
 // it under mu.
 type tally struct {
-	mu                         sync.Mutex
-	scores                     eval.Scores
+	mu     sync.Mutex
+	scores eval.Scores
+	// margins are the scores minus the threshold the service applied to
+	// each trial; targetThreshold is the last one a target trial met.
+	margins                    eval.Scores
+	targetThreshold            float64
+	hasThreshold               bool
 	sp                         *speakerReport // accepted and refused counts
 	spoofTrials, spoofAccepted int
 	audioSeconds               float64
@@ -252,6 +260,10 @@ func (t *tally) add(label string, res *service.VerifyResult) {
 	if refused {
 		score = refusedScore
 	}
+	margin := score - res.Thresholds.Voice
+	if refused {
+		margin = refusedScore
+	}
 	accepted := res.Decision.Decision == "accept"
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -261,11 +273,16 @@ func (t *tally) add(label string, res *service.VerifyResult) {
 	switch label {
 	case eval.Target:
 		t.scores.Target = append(t.scores.Target, score)
+		t.margins.Target = append(t.margins.Target, margin)
+		if !refused {
+			t.targetThreshold, t.hasThreshold = res.Thresholds.Voice, true
+		}
 		if accepted {
 			t.sp.AcceptedTargets++
 		}
 	case eval.Nontarget:
 		t.scores.Nontarget = append(t.scores.Nontarget, score)
+		t.margins.Nontarget = append(t.margins.Nontarget, margin)
 		if accepted {
 			t.sp.AcceptedNontargets++
 		}
@@ -292,6 +309,17 @@ func (sp *speakerReport) setFigures(scores *eval.Scores, thr float64) {
 	at1, at01 := scores.AtFAR(0.01), scores.AtFAR(0.001)
 	sp.FRRAtFAR1pct, sp.ThresholdAtFAR1pct = round4(at1.FRR), finiteThreshold(at1.Threshold)
 	sp.FRRAtFAR01pct, sp.ThresholdAtFAR01pct = round4(at01.FRR), finiteThreshold(at01.Threshold)
+}
+
+// setApplied replaces FAR and FRR at the model's threshold with the rates
+// at the thresholds the service applied (margins: score minus threshold, per
+// trial); applied is the full tenant's, global the model's.
+func (sp *speakerReport) setApplied(margins *eval.Scores, applied, global float64) {
+	if len(margins.Target) == 0 || len(margins.Nontarget) == 0 {
+		return
+	}
+	far, frr := margins.Rates(0)
+	sp.FAR, sp.FRR, sp.Threshold, sp.DomainShift = round4(far), round4(frr), round4(applied), round4(applied-global)
 }
 
 // finiteThreshold rounds a threshold for the report, or gives nil for the

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"voxgate/antispoof"
 	"voxgate/eval"
 	"voxgate/internal/shared"
+	"voxgate/speaker"
 	"voxgate/store/sqlite"
 )
 
@@ -31,6 +33,11 @@ func TestEvalOutsidersKeepsTheTrialsAndReportsFRRAtFAR(t *testing.T) {
 	if m := filepath.Join(shared.Dir(t), "models"); isDir(m) {
 		models = []string{"--models", m}
 	}
+	m, err := speaker.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	global := m.Calibrate(speaker.DefaultTargetFAR)
 	type speaker struct {
 		EER                 float64  `json:"eer"`
 		FRRAtFAR1pct        *float64 `json:"frr_at_far_1pct"`
@@ -91,6 +98,14 @@ func TestEvalOutsidersKeepsTheTrialsAndReportsFRRAtFAR(t *testing.T) {
 			if _, ok := rawSpeaker[field]; !ok {
 				t.Errorf("%s: no %s in %v", c.want, field, rawSpeaker)
 			}
+		}
+		// The threshold reported is the one the service applied: the
+		// model's, moved by the tenant's domain shift (three enrolled
+		// users are enough for one).
+		thr, _ := rawSpeaker["threshold"].(float64)
+		shift, ok := rawSpeaker["domain_shift"].(float64)
+		if !ok || shift == 0 || math.Abs(thr-shift-global.Threshold) > 2e-4 {
+			t.Errorf("%s: threshold %v with domain_shift %v (present: %v), want the model's %v plus the shift", c.want, thr, shift, ok, global.Threshold)
 		}
 	}
 	// Identification: the twelve target recordings searched among the three
