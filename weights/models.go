@@ -35,6 +35,11 @@ const (
 	// asvspoof5Base is the ASVspoof 5 challenge's baseline: the same AASIST
 	// architecture trained on ASVspoof 5 (antispoof fuses it with the first).
 	asvspoof5Base = "https://raw.githubusercontent.com/asvspoof-challenge/asvspoof5/fe23d3053a0889b305d98c9e4cadf418c213d972/Baseline-AASIST"
+	// thinresnetBase is a VoxCeleb-trained ThinResNet speaker embedder for the MAX78000
+	// accelerator, published only as the C that ai8x-synthesis generated for the chip:
+	// package speaker/thinresnet decodes weights.h and cnn.c as they are, and reproduces
+	// the known answer sampledata.h -> sampleoutput.h.
+	thinresnetBase = "https://raw.githubusercontent.com/nyangmeong/max78000-speaker-verification/2942b615d440e64538737dcfdbdc8353478284b4"
 )
 
 // Manifest returns the files voxgate knows, pinned by commit and hash.
@@ -64,6 +69,16 @@ func Manifest() []File {
 		// its text is byte for byte aasist/LICENSE, fetched from there.
 		{"aasist-asvspoof5/LICENSE", aasistBase + "/LICENSE",
 			"da2e79b8592d166ef505224300968b80ebe1e4c217c43b94a5ec627d81cd4142", 1064, "MIT"},
+		{"thinresnet-max78000/weights.h", thinresnetBase + "/synthesis/voxsv/weights.h",
+			"20ca7c2f0871f2783d2c2469174fe045fbd04a078310cae5f4e709893904578d", 1017908, "MIT"},
+		{"thinresnet-max78000/cnn.c", thinresnetBase + "/synthesis/voxsv/cnn.c",
+			"71430c153b27672382a248b2913204127d10768fbffaadc36cc351f5f5dfa035", 73180, "MIT"},
+		{"thinresnet-max78000/sampledata.h", thinresnetBase + "/synthesis/voxsv/sampledata.h",
+			"fcaab3f45af4e870a4acd401b3b8a1d4abcd4c9829be5f4858a75cc475b69467", 32071, "MIT"},
+		{"thinresnet-max78000/sampleoutput.h", thinresnetBase + "/synthesis/voxsv/sampleoutput.h",
+			"f8c971f019b49e61fb62ce46e934466e7a448330edd368c20b0624d94507254b", 886, "MIT"},
+		{"thinresnet-max78000/LICENSE", thinresnetBase + "/LICENSE",
+			"07d575347a11992d828afd9478143adc640d0542bb7f26b8a9f33d6602618d6b", 1066, "MIT"},
 	}
 }
 

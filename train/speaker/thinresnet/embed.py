@@ -44,7 +44,9 @@ def main():
     ap.add_argument('--out', required=True)
     ap.add_argument('--list')
     ap.add_argument('--order', default='trained', choices=['trained', 'hardware'])
-    ap.add_argument('--fill', default='pad', choices=['pad', 'loop'])
+    ap.add_argument('--fill', default='loop', choices=['pad', 'loop'],
+                    help='audio shorter than a segment: repeated (loop) or zero-padded (pad, the reference)')
+    ap.add_argument('--channel', default='clean', choices=['clean', 'nb'])
     ap.add_argument('files', nargs='*')
     a = ap.parse_args()
     files = list(a.files)
@@ -53,7 +55,7 @@ def main():
     layers = load_layers(a.src)
     E, S = [], []
     for i, f in enumerate(files):
-        e, s = embed_wav(layers, frontend.load(f), order=a.order, fill=a.fill)
+        e, s = embed_wav(layers, frontend.load(f, a.channel), order=a.order, fill=a.fill)
         E.append(e)
         S.append(s)
         if i % 200 == 0:

@@ -20,10 +20,15 @@ SEG_HOP = SR // 2
 CLIP = 6.8
 
 
-def load(path):
-    """Any audio file -> float32 mono 16 kHz in [-1, 1] (sox)."""
-    raw = subprocess.run(['sox', path, '-t', 'f32', '-e', 'floating-point', '-c', '1', '-r', str(SR), '-'],
-                         check=True, capture_output=True).stdout
+def load(path, channel='clean'):
+    """Any audio file -> float32 mono 16 kHz in [-1, 1] (sox). channel 'nb': through the
+    simulated telephone channel of train/speaker/dumpfeats (8 kHz mu-law, 250-3500 Hz)."""
+    if channel == 'nb':
+        cmd = ['sh', '-c', 'sox "$1" -t wav -r 8000 -e mu-law - sinc 250-3500 | '
+               'sox -t wav - -t f32 -e floating-point -c 1 -r 16000 -', 'sh', path]
+    else:
+        cmd = ['sox', path, '-t', 'f32', '-e', 'floating-point', '-c', '1', '-r', str(SR), '-']
+    raw = subprocess.run(cmd, check=True, capture_output=True).stdout
     return np.frombuffer(raw, '<f4').astype(np.float64)
 
 
@@ -83,15 +88,21 @@ def to_int8(feat):
     return np.clip(np.round(np.clip(feat, -CLIP, CLIP) * (127.0 / CLIP)), -128, 127).astype(np.int64)
 
 
-def trim(wav, top_db=40.0, frame=400, hop=160):
-    """Drop leading and trailing audio quieter than the loudest frame by top_db."""
+def trim_bounds(wav, top_db=40.0, frame=400, hop=160):
+    """[lo, hi) of wav without its leading and trailing audio quieter than the loudest
+    frame by top_db."""
     if len(wav) < frame:
-        return wav
+        return 0, len(wav)
     nfr = 1 + (len(wav) - frame) // hop
     idx = np.arange(frame)[None, :] + hop * np.arange(nfr)[:, None]
     e = 10 * np.log10(np.mean(wav[idx] ** 2, axis=1) + 1e-12)
     loud = np.nonzero(e >= e.max() - top_db)[0]
-    return wav[loud[0] * hop:loud[-1] * hop + frame]
+    return loud[0] * hop, loud[-1] * hop + frame
+
+
+def trim(wav):
+    lo, hi = trim_bounds(wav)
+    return wav[lo:hi]
 
 
 def inputs(wav, do_trim=True):
