@@ -183,6 +183,13 @@ func decode(weightsH, cnnC []byte) ([]layer, error) {
 		}
 	}
 	layers := make([]layer, len(graph))
+	chans := make([]int, len(graph)) // output channels per layer
+	srcChans := func(src int) int {
+		if src < 0 {
+			return 1
+		}
+		return chans[src]
+	}
 	for ll, spec := range graph {
 		lay := spec
 		post := [4]uint32{}
@@ -196,6 +203,7 @@ func decode(weightsH, cnnC []byte) ([]layer, error) {
 				}
 			}
 			layers[ll] = lay
+			chans[ll] = srcChans(spec.src[0])
 			continue
 		}
 		var procs []int
@@ -308,7 +316,15 @@ func decode(weightsH, cnnC []byte) ([]layer, error) {
 		} else if quant != 8 {
 			return nil, fmt.Errorf("thinresnet: layer %d (%s): %d-bit weights", ll, spec.name, quant)
 		}
+		want := srcChans(spec.src[0])
+		if spec.kind == addK && srcChans(spec.src[1]) != want {
+			want = -1
+		}
+		if nIn != want {
+			return nil, fmt.Errorf("thinresnet: layer %d (%s): %d input channels, its input has %d", ll, spec.name, nIn, want)
+		}
 		layers[ll] = lay
+		chans[ll] = spec.out
 	}
 	return layers, nil
 }

@@ -1,11 +1,14 @@
 package thinresnet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"voxgate/audio"
@@ -108,6 +111,9 @@ func TestDecodeRejectsDamagedC(t *testing.T) {
 		{"as generated", w, c, false},
 		{"no kernels", []byte("#define BIAS_0 { 0x01 }"), c, true},
 		{"no registers", w, nil, true},
+		{"weights.h cut short", w[:len(w)/2], c, true},
+		{"a kernel count off by one", w, bytes.Replace(c, []byte("= 0x0fe010d8;"), []byte("= 0x0fe010e0;"), -1), true},
+		{"a bias offset past the bias memory", w, bytes.Replace(c, []byte("= 0x000250a0;"), []byte("= 0x00025fa0;"), 1), true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +122,27 @@ func TestDecodeRejectsDamagedC(t *testing.T) {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestForwardIsSafeForConcurrentUse(t *testing.T) {
+	net := loadNet(t)
+	x, want := knownAnswer(t, modelDir(t))
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := net.Forward(x, Hardware); got != want {
+				errs <- fmt.Sprint(got)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("concurrent Forward = %s", e)
 	}
 }
 
