@@ -69,6 +69,15 @@ func Manifest() []File {
 		// its text is byte for byte aasist/LICENSE, fetched from there.
 		{"aasist-asvspoof5/LICENSE", aasistBase + "/LICENSE",
 			"da2e79b8592d166ef505224300968b80ebe1e4c217c43b94a5ec627d81cd4142", 1064, "MIT"},
+	}
+}
+
+// Optional returns files voxgate can use but does not need to serve: Pull fetches them
+// when it can and goes on without them when it cannot (a wrong download is still an
+// error), and Verify checks the ones present. The MAX78000 ThinResNet (package
+// speaker/thinresnet) is here until the speaker model uses it.
+func Optional() []File {
+	return []File{
 		{"thinresnet-max78000/weights.h", thinresnetBase + "/synthesis/voxsv/weights.h",
 			"20ca7c2f0871f2783d2c2469174fe045fbd04a078310cae5f4e709893904578d", 1017908, "MIT"},
 		{"thinresnet-max78000/cnn.c", thinresnetBase + "/synthesis/voxsv/cnn.c",
@@ -100,7 +109,8 @@ type Puller struct {
 	From []string
 }
 
-// Pull makes dir hold every manifest file with the right hash. Files already
+// Pull makes dir hold every manifest file with the right hash, and every optional file
+// it can get (see Optional). Files already
 // right are kept; others are copied from a From folder that has them right,
 // or else downloaded; either way through a temporary file beside the
 // target, checked, and renamed into place, so that a failed or tampered
@@ -108,23 +118,39 @@ type Puller struct {
 // fails says how to get the files without network.
 func (p *Puller) Pull(ctx context.Context, dir string) error {
 	for _, f := range Manifest() {
-		target := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if err := checkFile(target, f); err == nil {
-			p.logf("ok        %s", f.Path)
-			continue
-		}
-		if from, ok := p.copyLocal(f, target); ok {
-			p.logf("copied    %s from %s (sha256 ok)", f.Path, from)
-			continue
-		}
-		if err := p.fetch(ctx, f, target); err != nil {
+		if err := p.pullOne(ctx, dir, f); err != nil {
 			if errors.Is(err, ErrChecksum) {
 				return fmt.Errorf("%s: %w", f.Path, err)
 			}
 			return fmt.Errorf("%s: %w\ncould not download it (no network?): copy the model files into %s by hand (`voxgate models verify` checks them), or pull --from a folder that has them, or --mirror a reachable copy", f.Path, err, dir)
 		}
-		p.logf("fetched   %s (%d bytes, sha256 ok)", f.Path, f.Size)
 	}
+	for _, f := range Optional() {
+		if err := p.pullOne(ctx, dir, f); err != nil {
+			if errors.Is(err, ErrChecksum) {
+				return fmt.Errorf("%s: %w", f.Path, err)
+			}
+			p.logf("skipped   %s (optional; %v)", f.Path, err)
+		}
+	}
+	return nil
+}
+
+// pullOne makes dir hold f: kept when right, else copied from a From folder, else fetched.
+func (p *Puller) pullOne(ctx context.Context, dir string, f File) error {
+	target := filepath.Join(dir, filepath.FromSlash(f.Path))
+	if err := checkFile(target, f); err == nil {
+		p.logf("ok        %s", f.Path)
+		return nil
+	}
+	if from, ok := p.copyLocal(f, target); ok {
+		p.logf("copied    %s from %s (sha256 ok)", f.Path, from)
+		return nil
+	}
+	if err := p.fetch(ctx, f, target); err != nil {
+		return err
+	}
+	p.logf("fetched   %s (%d bytes, sha256 ok)", f.Path, f.Size)
 	return nil
 }
 
@@ -227,12 +253,21 @@ func checkFile(path string, f File) error {
 	return nil
 }
 
-// Verify checks every manifest file in dir and returns one error per file
-// that is missing or wrong.
+// Verify checks every manifest file in dir, and every optional file present, and returns
+// one error per file that is missing or wrong.
 func Verify(dir string) []error {
 	var errs []error
 	for _, f := range Manifest() {
 		if err := checkFile(filepath.Join(dir, filepath.FromSlash(f.Path)), f); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
+		}
+	}
+	for _, f := range Optional() {
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := checkFile(path, f); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
 		}
 	}
