@@ -116,6 +116,54 @@ def material_short(so_spk, channel, v6embed, layers, seed=5):
     return out
 
 
+def v6_so_only():
+    """The shipped recipe refitted on speechocean762 alone, so that LibriSpeech is unseen."""
+    return V.build([V.load_train('so', lambda y: True)], dims=60, cohort_per_spk=2)
+
+
+def material_ls(channel, length, v6embed, layers, seed=6):
+    """Per train-pool LibriSpeech speaker (one ~12 s recording each): enrollment from the
+    first half of its speech, probes from the second. whole: the halves' quarters (2 to
+    enroll, 2 probes); short: 8 crops of 0.5-0.9 s to enroll, 2 probes of 1.2-2.0 s."""
+    import embed as EM
+    import frontend as FR
+    rng = np.random.default_rng(seed)
+    rows = [r for r in V.rows('pool') if r[2] == 'CC-BY-4.0' and r[3].endswith(channel + '.bin')]
+    root = os.path.normpath(os.path.join(HERE, '../../..'))
+    out = {}
+    for r in rows:
+        path = os.path.normpath(os.path.join(root, r[4]))
+        clean = FR.load(path)
+        wav = clean if channel == 'clean' else FR.load(path, channel)
+        lo, hi = FR.trim_bounds(clean)
+        mid = (lo + hi) // 2
+        lm, mask = V.loadf(os.path.join(V.FE, 'pool', r[3]))
+        if length == 'whole':
+            q = (hi - lo) // 4
+            cuts = [(lo + i * q, lo + (i + 1) * q) for i in range(4)]
+        else:
+            cuts = []
+            for i in range(10):
+                a, b, L = (lo, mid, rng.uniform(.5, .9)) if i < 8 else (mid, hi, rng.uniform(1.2, 2.0))
+                L = min(int(L * FR.SR), b - a)
+                st = int(rng.integers(a, max(a + 1, b - L)))
+                cuts.append((st, st + L))
+        m = {'v6': ([], []), 'thin': ([], [])}
+        n_en = 2 if length == 'whole' else 8
+        for i, (a, b) in enumerate(cuts):
+            e, secs = EM.embed_wav(layers, wav[a:b], fill='loop')
+            f0, f1 = a // 160, b // 160
+            v = v6embed([V.feats(lm[f0:f1], mask[f0:f1])])[0]
+            if i < n_en:
+                m['thin'][0].append((e, secs * 100))
+                m['v6'][0].append((v, float(mask[f0:f1].sum())))
+            else:
+                m['thin'][1].append(e)
+                m['v6'][1].append(v)
+        out[r[0]] = m
+    return out
+
+
 def fusion_tenants(mat, scorers, seed=11, tenants=40, size=10, n_out=10):
     """speechocean762 tenants: 10 enrolled users and 10 outsiders; each user's enrollment
     and probes from mat (material_*); targets and outsider nontargets, scored by both
@@ -179,25 +227,35 @@ def main():
     SONB = npz(os.environ.get('SONB', f'{W}/so-nb.npz'))
     v6e, v6sim, v6coh = v6_ls_only()
     scorers = {'v6': (v6sim, v6coh), 'thin': (dot, np.array([e for e, _ in LSE.values()]))}
+    # and the other way round: LibriSpeech tenants, the recipe refitted on speechocean762
+    v6e2, v6sim2, v6coh2 = v6_so_only()
+    scorers2 = {'v6': (v6sim2, v6coh2),
+                'thin': (dot, np.array([X[p][0] for X in (SOE, SONB) for s in so_spk for p in so_spk[s][:2]]))}
     import embed as EM
     layers = EM.load_layers(W)
     alphas = {}
+
+    def fit(tag, F):
+        lab, a, b = F[:, 0].astype(int), F[:, 1], F[:, 2]
+        w = logistic(np.stack([a, b], 1), lab)
+        alpha = float(np.clip(w[1] / (w[0] + w[1]), 0, 1))
+        fa = (1 - alpha) * a + alpha * b
+        grid = {al: eer(((1 - al) * a + al * b)[lab == 1], ((1 - al) * a + al * b)[lab == 0]) for al in np.arange(0, 1.01, .1)}
+        print('fusion tenants (%s): %d target / %d outsider trials; EER v6 stand-in %.3f, '
+              'ThinResNet %.3f; logistic alpha (ThinResNet share) %.3f -> fused %.3f\n  EER by alpha: %s'
+              % (tag, (lab == 1).sum(), (lab == 0).sum(), eer(a[lab == 1], a[lab == 0]),
+                 eer(b[lab == 1], b[lab == 0]), alpha, eer(fa[lab == 1], fa[lab == 0]),
+                 ' '.join(f'{k:.1f}:{v:.3f}' for k, v in grid.items())), flush=True)
+        return alpha
     for channel, SX in (('clean', SOE), ('nb', SONB)):
         for length in ('whole', 'short'):
             mat = (material_whole(so_spk, SX, channel, v6e) if length == 'whole'
                    else material_short(so_spk, channel, v6e, layers))
-            F = fusion_tenants(mat, scorers)
-            lab, a, b = F[:, 0].astype(int), F[:, 1], F[:, 2]
-            w = logistic(np.stack([a, b], 1), lab)
-            alpha = float(np.clip(w[1] / (w[0] + w[1]), 0, 1))
-            fa = (1 - alpha) * a + alpha * b
-            grid = {al: eer(((1 - al) * a + al * b)[lab == 1], ((1 - al) * a + al * b)[lab == 0]) for al in np.arange(0, 1.01, .1)}
-            print('fusion tenants (speechocean762, %s, %s): %d target / %d outsider trials; EER v6(LS-only) %.3f, '
-                  'ThinResNet %.3f; logistic alpha (ThinResNet share) %.3f -> fused %.3f\n  EER by alpha: %s'
-                  % (channel, length, (lab == 1).sum(), (lab == 0).sum(), eer(a[lab == 1], a[lab == 0]),
-                     eer(b[lab == 1], b[lab == 0]), alpha, eer(fa[lab == 1], fa[lab == 0]),
-                     ' '.join(f'{k:.1f}:{v:.3f}' for k, v in grid.items())), flush=True)
-            alphas[channel, length] = alpha
+            F1 = fusion_tenants(mat, scorers)
+            fit(f'speechocean762, {channel}, {length}', F1)
+            F2 = fusion_tenants(material_ls(channel, length, v6e2, layers), scorers2)
+            fit(f'LibriSpeech, {channel}, {length}', F2)
+            alphas[channel, length] = fit(f'both, {channel}, {length}', np.concatenate([F1, F2]))
     for name, al in (('wideband whole-recording alpha everywhere', lambda g, sh: alphas['clean', 'whole']),
                      ('by bandwidth', lambda g, sh: np.where(g, alphas['clean', 'whole'], alphas['nb', 'whole'])),
                      ('by bandwidth and length', lambda g, sh: alphas['clean' if g else 'nb', 'short' if sh else 'whole'])):
