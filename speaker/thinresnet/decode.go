@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+
+	"voxgate/tensor"
 )
 
 // The MAX78000's memory map, as ai8x-synthesis addresses it (izer/tornadocnn.py).
@@ -53,7 +55,7 @@ type layer struct {
 	relu     bool
 	pool     poolK
 	w        []int8
-	wf       []float32 // w as float32, [out][in*k*k], for the GEMM
+	packed   []*tensor.Packed // w^T as float32 GEMM operands, one per exactChunk rows of in*k*k
 	b        []int8
 	shift    int
 	procs    int // input processors
@@ -295,9 +297,18 @@ func decode(weightsH, cnnC []byte) ([]layer, error) {
 				}
 			}
 		}
-		lay.wf = make([]float32, len(w))
-		for i, v := range w {
-			lay.wf[i] = float32(v)
+		// [out][k*k][in]: tap-major rows, the im2col order of pixel-major activations
+		K := nIn * k * k
+		wf := make([]float32, len(w))
+		for o := 0; o < spec.out; o++ {
+			for c := 0; c < nIn; c++ {
+				for t := 0; t < k*k; t++ {
+					wf[o*K+t*nIn+c] = float32(w[(o*nIn+c)*k*k+t])
+				}
+			}
+		}
+		for k0 := 0; k0 < K; k0 += exactChunk {
+			lay.packed = append(lay.packed, tensor.Pack(true, min(K, k0+exactChunk)-k0, spec.out, 1, wf[k0:], K))
 		}
 		lay.w, lay.k, lay.shift, lay.in, lay.procs, lay.inPasses = w, k, shift, nIn, len(procs), inPasses
 		if biasGroup >= 0 {

@@ -40,8 +40,9 @@ type Net struct {
 
 // scratch is one Forward call's buffers, reused through Net.pool.
 type scratch struct {
-	acts       [][]int32 // one per layer, then the input, a sum and a pooled map
-	cols, part []float32 // im2col matrix, one GEMM chunk's products
+	acts       [][]float32 // one per layer, then the input, a sum and a pooled map
+	cols, part []float32   // im2col matrix, one GEMM chunk's products
+	acc        []int32     // a layer's exact sums
 }
 
 // Load reads DirName/weights.h and DirName/cnn.c from a models folder and decodes them.
@@ -67,10 +68,11 @@ func Decode(weightsH, cnnC []byte) (*Net, error) {
 	return &Net{layers: layers}, nil
 }
 
-// act is one layer's output: [c][h][w] int8 values held in int32.
+// act is one layer's output, int8 values held exactly in float32, pixel-major
+// (v[(y*w+x)*c+ch]), the layout the GEMM reads and writes.
 type act struct {
 	c, h, w int
-	v       []int32
+	v       []float32
 }
 
 // Forward runs the network on one input x ([Bands*Frames] int8) with the accelerator's
@@ -81,18 +83,13 @@ func (n *Net) Forward(x []int8, order Order) [Dim]int8 {
 	}
 	s, _ := n.pool.Get().(*scratch)
 	if s == nil {
-		s = &scratch{acts: make([][]int32, len(n.layers)+3)}
+		s = &scratch{acts: make([][]float32, len(n.layers)+3)}
 	}
 	defer n.pool.Put(s)
-	get := func(i, size int) []int32 {
-		if cap(s.acts[i]) < size {
-			s.acts[i] = make([]int32, size)
-		}
-		return s.acts[i][:size]
-	}
-	in := act{1, Bands, Frames, get(len(n.layers), Bands*Frames)}
+	get := func(i, size int) []float32 { return grow(&s.acts[i], size) }
+	in := act{1, Bands, Frames, get(len(n.layers), Bands*Frames)} // one channel: CHW = HWC
 	for i, v := range x {
-		in.v[i] = int32(v)
+		in.v[i] = float32(v)
 	}
 	outs := make([]act, len(n.layers))
 	for ll := range n.layers {
@@ -103,7 +100,7 @@ func (n *Net) Forward(x []int8, order Order) [Dim]int8 {
 			a, b := outs[lay.src[0]], outs[lay.src[1]]
 			data = act{a.c, a.h, a.w, get(len(n.layers)+1, len(a.v))}
 			for i := range data.v {
-				data.v[i] = clamp(a.v[i]+b.v[i], -128, 127)
+				data.v[i] = min(max(a.v[i]+b.v[i], -128), 127)
 			}
 		case lay.src[0] < 0:
 			data = in
@@ -144,54 +141,56 @@ func (n *Net) Forward(x []int8, order Order) [Dim]int8 {
 }
 
 // conv computes out = requant(conv(in, w) + b*128) with 'same' padding and stride 1, then
-// the layer's ReLU (an element-wise add's identity always has one). The products run as a
-// float32 GEMM over an im2col matrix, exact: every partial sum has at most exactChunk
-// products of two int8 values, |sum| <= 2^24, which float32 holds exactly; the chunks are
-// added as int32.
+// the layer's ReLU (an element-wise add's identity always has one). The products run as
+// float32 GEMMs of the im2col matrix ([pixels][k*k*in], tap-major, which is a copy of
+// whole pixels in this layout) and the weights packed at load, exact: each GEMM sums at
+// most exactChunk products of two int8 values, |sum| <= 2^24, which float32 holds
+// exactly; the chunks are added as int32.
 func conv(lay *layer, in, out act, s *scratch) {
-	k, H, W := lay.k, in.h, in.w
-	P, K, pad := H*W, lay.in*k*k, k/2
-	cols := grow(&s.cols, K*P)
-	for c := 0; c < lay.in; c++ {
-		src := in.v[c*P : (c+1)*P]
-		for i := 0; i < k; i++ {
-			for j := 0; j < k; j++ {
-				dst := cols[((c*k+i)*k+j)*P : ((c*k+i)*k+j+1)*P]
-				dy, dx := i-pad, j-pad
-				x0, x1 := max(0, -dx), min(W, W-dx)
-				for y := 0; y < H; y++ {
-					row := dst[y*W : (y+1)*W]
-					if y+dy < 0 || y+dy >= H {
-						clear(row)
-						continue
-					}
-					clear(row[:x0])
-					clear(row[x1:])
-					sr := src[(y+dy)*W+x0+dx : (y+dy)*W+x1+dx]
-					for x, v := range sr {
-						row[x0+x] = float32(v)
+	k, H, W, C := lay.k, in.h, in.w, in.c
+	P, K, pad := H*W, C*k*k, k/2
+	cols := in.v
+	if k > 1 {
+		cols = grow(&s.cols, P*K)
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				row := cols[(y*W+x)*K : (y*W+x+1)*K]
+				for i := 0; i < k; i++ {
+					yy := y + i - pad
+					for j := 0; j < k; j++ {
+						xx := x + j - pad
+						dst := row[(i*k+j)*C : (i*k+j+1)*C]
+						if yy < 0 || yy >= H || xx < 0 || xx >= W {
+							clear(dst)
+						} else {
+							copy(dst, in.v[(yy*W+xx)*C:(yy*W+xx+1)*C])
+						}
 					}
 				}
 			}
 		}
 	}
-	acc := out.v[:lay.out*P]
-	for o := 0; o < lay.out; o++ {
-		b := int32(0)
-		if lay.b != nil {
-			b = int32(lay.b[o]) * 128
+	O := lay.out
+	acc := grow32(&s.acc, P*O)
+	for p := 0; p < P; p++ {
+		row := acc[p*O : (p+1)*O]
+		if lay.b == nil {
+			clear(row)
+			continue
 		}
-		row := acc[o*P : (o+1)*P]
-		for i := range row {
-			row[i] = b
+		for o, b := range lay.b {
+			row[o] = int32(b) * 128
 		}
 	}
-	part := grow(&s.part, lay.out*P)
-	for k0 := 0; k0 < K; k0 += exactChunk {
-		k1 := min(K, k0+exactChunk)
-		tensor.Gemm(false, lay.out, P, k1-k0, 1, lay.wf[k0:], K, cols[k0*P:], P, 0, part, P)
-		for i, v := range part {
-			acc[i] += int32(v)
+	n := lay.packed[0].PaddedN()
+	part := grow(&s.part, P*n)
+	for ci, pk := range lay.packed {
+		tensor.GemmPacked(P, cols[ci*exactChunk:], K, pk, part, n, false)
+		for p := 0; p < P; p++ {
+			row := acc[p*O : (p+1)*O]
+			for o, v := range part[p*n : p*n+O] {
+				row[o] += int32(v)
+			}
 		}
 	}
 	lo := int32(-128)
@@ -199,7 +198,7 @@ func conv(lay *layer, in, out act, s *scratch) {
 		lo = 0
 	}
 	for i, a := range acc {
-		acc[i] = clamp(requant(a, lay.shift), lo, 127)
+		out.v[i] = float32(clamp(requant(a, lay.shift), lo, 127))
 	}
 }
 
@@ -209,6 +208,13 @@ const exactChunk = 1024
 func grow(b *[]float32, n int) []float32 {
 	if cap(*b) < n {
 		*b = make([]float32, n)
+	}
+	return (*b)[:n]
+}
+
+func grow32(b *[]int32, n int) []int32 {
+	if cap(*b) < n {
+		*b = make([]int32, n)
 	}
 	return (*b)[:n]
 }
@@ -227,15 +233,15 @@ func clamp(v, lo, hi int32) int32 {
 	return min(max(v, lo), hi)
 }
 
-func maxPool2(in act, dst []int32) act {
-	h, w := in.h/2, in.w/2
-	out := act{in.c, h, w, dst}
-	for c := 0; c < in.c; c++ {
-		src := in.v[c*in.h*in.w:]
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				i := 2*y*in.w + 2*x
-				out.v[(c*h+y)*w+x] = max(src[i], src[i+1], src[i+in.w], src[i+in.w+1])
+func maxPool2(in act, dst []float32) act {
+	h, w, C := in.h/2, in.w/2, in.c
+	out := act{C, h, w, dst}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := (2*y*in.w + 2*x) * C
+			d := out.v[(y*w+x)*C : (y*w+x+1)*C]
+			for c := range d {
+				d[c] = max(in.v[i+c], in.v[i+C+c], in.v[i+in.w*C+c], in.v[i+(in.w+1)*C+c])
 			}
 		}
 	}
@@ -243,15 +249,15 @@ func maxPool2(in act, dst []int32) act {
 }
 
 // avgPoolAll averages each channel's whole map, truncating toward zero.
-func avgPoolAll(in act, dst []int32) act {
-	n := int32(in.h * in.w)
+func avgPoolAll(in act, dst []float32) act {
+	n := in.h * in.w
 	out := act{in.c, 1, 1, dst}
 	for c := 0; c < in.c; c++ {
 		s := int32(0)
-		for _, v := range in.v[c*int(n) : (c+1)*int(n)] {
-			s += v
+		for p := 0; p < n; p++ {
+			s += int32(in.v[p*in.c+c])
 		}
-		out.v[c] = s / n // Go's division truncates toward zero
+		out.v[c] = float32(s / int32(n)) // Go's division truncates toward zero
 	}
 	return out
 }
