@@ -206,9 +206,15 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
-// BenchmarkEmbed4s embeds 4 s of speech (seven 1.3 s segments).
+// BenchmarkEmbed4s embeds 4 s of speech (seven 1.3 s segments; four with a 1 s hop).
 func BenchmarkEmbed4s(b *testing.B) {
+	b.Run("hop=0.5s", func(b *testing.B) { benchEmbed4s(b, 0) })
+	b.Run("hop=1s", func(b *testing.B) { benchEmbed4s(b, SampleRate) })
+}
+
+func benchEmbed4s(b *testing.B, hop int) {
 	e := NewEmbedder(loadNet(b))
+	e.Hop = hop
 	w := decodeFile(b, shared.Path(b, "voice-data/corpora/librispeech/test-other/1688/1688-142285-0000.flac"))[:4*SampleRate]
 	b.ResetTimer()
 	for b.Loop() {

@@ -24,13 +24,13 @@ def load_layers(src):
                            open(os.path.join(src, 'cnn.c')).read())
 
 
-def embed_wav(layers, wav, order='trained', do_trim=True, batch=32, fill='pad'):
+def embed_wav(layers, wav, order='trained', do_trim=True, batch=32, fill='pad', hop=frontend.SEG_HOP):
     if fill == 'loop' and do_trim:
         wav = frontend.trim(wav)
         if 0 < len(wav) < frontend.MIN_SAMPLES:
             wav = np.tile(wav, -(-frontend.MIN_SAMPLES // len(wav)))[:frontend.MIN_SAMPLES]
         do_trim = False
-    x, secs = frontend.inputs(wav, do_trim=do_trim)
+    x, secs = frontend.inputs(wav, do_trim=do_trim, hop=hop)
     ys = [max78000.forward_int(layers, x[i:i + batch], order=order) for i in range(0, len(x), batch)]
     y = np.concatenate(ys).astype(np.float64)
     y /= np.linalg.norm(y, axis=1, keepdims=True) + 1e-9
@@ -47,6 +47,7 @@ def main():
     ap.add_argument('--fill', default='loop', choices=['pad', 'loop'],
                     help='audio shorter than a segment: repeated (loop) or zero-padded (pad, the reference)')
     ap.add_argument('--channel', default='clean', choices=['clean', 'nb'])
+    ap.add_argument('--hop', type=float, default=0.5, help='seconds between segments (reference: 0.5)')
     ap.add_argument('files', nargs='*')
     a = ap.parse_args()
     files = list(a.files)
@@ -55,7 +56,7 @@ def main():
     layers = load_layers(a.src)
     E, S = [], []
     for i, f in enumerate(files):
-        e, s = embed_wav(layers, frontend.load(f, a.channel), order=a.order, fill=a.fill)
+        e, s = embed_wav(layers, frontend.load(f, a.channel), order=a.order, fill=a.fill, hop=int(a.hop * frontend.SR))
         E.append(e)
         S.append(s)
         if i % 200 == 0:

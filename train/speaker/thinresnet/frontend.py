@@ -58,15 +58,15 @@ WINDOW = np.zeros(N_FFT)
 WINDOW[(N_FFT - WIN) // 2:(N_FFT - WIN) // 2 + WIN] = _w
 
 
-def segments(wav):
-    """The reference's segmentation: list of 1-D arrays of MIN_SAMPLES samples."""
+def segments(wav, hop=SEG_HOP):
+    """The reference's segmentation: list of 1-D arrays of MIN_SAMPLES samples, hop apart."""
     n = len(wav)
     if n <= MIN_SAMPLES:
         left = (MIN_SAMPLES - n) // 2
         return [np.pad(wav, (left, MIN_SAMPLES - n - left))]
-    segs = [wav[s:s + MIN_SAMPLES] for s in range(0, n - MIN_SAMPLES + 1, SEG_HOP)]
+    segs = [wav[s:s + MIN_SAMPLES] for s in range(0, n - MIN_SAMPLES + 1, hop)]
     tail = n - MIN_SAMPLES
-    if not segs or (tail % SEG_HOP) > SEG_HOP // 2:
+    if not segs or (tail % hop) > hop // 2:
         segs.append(wav[tail:tail + MIN_SAMPLES])
     return segs
 
@@ -105,10 +105,10 @@ def trim(wav):
     return wav[lo:hi]
 
 
-def inputs(wav, do_trim=True):
+def inputs(wav, do_trim=True, hop=SEG_HOP):
     """Audio -> int8 network inputs [S, 1, 80, 128] and the audio's seconds after trimming."""
     if do_trim:
         wav = trim(wav)
-    segs = segments(wav)
+    segs = segments(wav, hop)
     x = np.stack([to_int8(logmel(s)) for s in segs])[:, None]
     return x, len(wav) / SR
