@@ -26,5 +26,6 @@
 // Embedder is the reference's front end (training/eval_eer_vox1.py): 1.3 s segments every
 // 0.5 s of 16 kHz audio, 80 mel bands, per-segment mean normalisation, int8 scaling; the
 // segment outputs are averaged into one unit vector. The network is trained on wideband
-// speech: on telephone-band audio it is near chance (train/speaker/RESULTS.md).
+// speech only: through a telephone channel its errors double or worse, and on 8 kHz
+// digits (fsdd) it is near chance (train/speaker/RESULTS.md, sixth round).
 package thinresnet
