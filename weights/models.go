@@ -35,6 +35,11 @@ const (
 	// asvspoof5Base is the ASVspoof 5 challenge's baseline: the same AASIST
 	// architecture trained on ASVspoof 5 (antispoof fuses it with the first).
 	asvspoof5Base = "https://raw.githubusercontent.com/asvspoof-challenge/asvspoof5/fe23d3053a0889b305d98c9e4cadf418c213d972/Baseline-AASIST"
+	// thinresnetBase is a VoxCeleb-trained ThinResNet speaker embedder for the MAX78000
+	// accelerator, published only as the C that ai8x-synthesis generated for the chip:
+	// package speaker/thinresnet decodes weights.h and cnn.c as they are, and reproduces
+	// the known answer sampledata.h -> sampleoutput.h.
+	thinresnetBase = "https://raw.githubusercontent.com/nyangmeong/max78000-speaker-verification/2942b615d440e64538737dcfdbdc8353478284b4"
 )
 
 // Manifest returns the files voxgate knows, pinned by commit and hash.
@@ -67,6 +72,25 @@ func Manifest() []File {
 	}
 }
 
+// Optional returns files voxgate can use but does not need to serve: Pull fetches them
+// when it can and goes on without them when it cannot (a wrong download is still an
+// error), and Verify checks the ones present. The MAX78000 ThinResNet (package
+// speaker/thinresnet) is here until the speaker model uses it.
+func Optional() []File {
+	return []File{
+		{"thinresnet-max78000/weights.h", thinresnetBase + "/synthesis/voxsv/weights.h",
+			"20ca7c2f0871f2783d2c2469174fe045fbd04a078310cae5f4e709893904578d", 1017908, "MIT"},
+		{"thinresnet-max78000/cnn.c", thinresnetBase + "/synthesis/voxsv/cnn.c",
+			"71430c153b27672382a248b2913204127d10768fbffaadc36cc351f5f5dfa035", 73180, "MIT"},
+		{"thinresnet-max78000/sampledata.h", thinresnetBase + "/synthesis/voxsv/sampledata.h",
+			"fcaab3f45af4e870a4acd401b3b8a1d4abcd4c9829be5f4858a75cc475b69467", 32071, "MIT"},
+		{"thinresnet-max78000/sampleoutput.h", thinresnetBase + "/synthesis/voxsv/sampleoutput.h",
+			"f8c971f019b49e61fb62ce46e934466e7a448330edd368c20b0624d94507254b", 886, "MIT"},
+		{"thinresnet-max78000/LICENSE", thinresnetBase + "/LICENSE",
+			"07d575347a11992d828afd9478143adc640d0542bb7f26b8a9f33d6602618d6b", 1066, "MIT"},
+	}
+}
+
 // ErrChecksum reports a file whose bytes do not match the manifest.
 var ErrChecksum = errors.New("models: checksum mismatch")
 
@@ -85,7 +109,8 @@ type Puller struct {
 	From []string
 }
 
-// Pull makes dir hold every manifest file with the right hash. Files already
+// Pull makes dir hold every manifest file with the right hash, and every optional file
+// it can get (see Optional). Files already
 // right are kept; others are copied from a From folder that has them right,
 // or else downloaded; either way through a temporary file beside the
 // target, checked, and renamed into place, so that a failed or tampered
@@ -93,23 +118,39 @@ type Puller struct {
 // fails says how to get the files without network.
 func (p *Puller) Pull(ctx context.Context, dir string) error {
 	for _, f := range Manifest() {
-		target := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if err := checkFile(target, f); err == nil {
-			p.logf("ok        %s", f.Path)
-			continue
-		}
-		if from, ok := p.copyLocal(f, target); ok {
-			p.logf("copied    %s from %s (sha256 ok)", f.Path, from)
-			continue
-		}
-		if err := p.fetch(ctx, f, target); err != nil {
+		if err := p.pullOne(ctx, dir, f); err != nil {
 			if errors.Is(err, ErrChecksum) {
 				return fmt.Errorf("%s: %w", f.Path, err)
 			}
 			return fmt.Errorf("%s: %w\ncould not download it (no network?): copy the model files into %s by hand (`voxgate models verify` checks them), or pull --from a folder that has them, or --mirror a reachable copy", f.Path, err, dir)
 		}
-		p.logf("fetched   %s (%d bytes, sha256 ok)", f.Path, f.Size)
 	}
+	for _, f := range Optional() {
+		if err := p.pullOne(ctx, dir, f); err != nil {
+			if errors.Is(err, ErrChecksum) {
+				return fmt.Errorf("%s: %w", f.Path, err)
+			}
+			p.logf("skipped   %s (optional; %v)", f.Path, err)
+		}
+	}
+	return nil
+}
+
+// pullOne makes dir hold f: kept when right, else copied from a From folder, else fetched.
+func (p *Puller) pullOne(ctx context.Context, dir string, f File) error {
+	target := filepath.Join(dir, filepath.FromSlash(f.Path))
+	if err := checkFile(target, f); err == nil {
+		p.logf("ok        %s", f.Path)
+		return nil
+	}
+	if from, ok := p.copyLocal(f, target); ok {
+		p.logf("copied    %s from %s (sha256 ok)", f.Path, from)
+		return nil
+	}
+	if err := p.fetch(ctx, f, target); err != nil {
+		return err
+	}
+	p.logf("fetched   %s (%d bytes, sha256 ok)", f.Path, f.Size)
 	return nil
 }
 
@@ -212,12 +253,21 @@ func checkFile(path string, f File) error {
 	return nil
 }
 
-// Verify checks every manifest file in dir and returns one error per file
-// that is missing or wrong.
+// Verify checks every manifest file in dir, and every optional file present, and returns
+// one error per file that is missing or wrong.
 func Verify(dir string) []error {
 	var errs []error
 	for _, f := range Manifest() {
 		if err := checkFile(filepath.Join(dir, filepath.FromSlash(f.Path)), f); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
+		}
+	}
+	for _, f := range Optional() {
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := checkFile(path, f); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
 		}
 	}

@@ -14,12 +14,12 @@ import (
 )
 
 // mirror serves the shared models folder under the upstream URL paths, as a
-// mirror of raw.githubusercontent.com would.
+// mirror of raw.githubusercontent.com would (the optional files it has, too).
 func mirror(t *testing.T, tamper string) *httptest.Server {
 	t.Helper()
 	dir := filepath.Join(shared.Dir(t), "models")
 	byPath := map[string]string{}
-	for _, f := range Manifest() {
+	for _, f := range append(Manifest(), Optional()...) {
 		byPath[strings.TrimPrefix(f.URL, "https://raw.githubusercontent.com")] = filepath.Join(dir, f.Path)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +42,17 @@ func mirror(t *testing.T, tamper string) *httptest.Server {
 	return srv
 }
 
+// optionalIn counts the optional files dir holds.
+func optionalIn(dir string) int {
+	n := 0
+	for _, f := range Optional() {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f.Path))); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
 func TestManifestMatchesSharedModels(t *testing.T) {
 	if errs := Verify(filepath.Join(shared.Dir(t), "models")); len(errs) > 0 {
 		t.Fatalf("shared models differ from the manifest: %v", errs)
@@ -59,7 +70,7 @@ func TestPullFetchesAndVerifies(t *testing.T) {
 	if errs := Verify(dir); len(errs) > 0 {
 		t.Fatalf("after pull: %v", errs)
 	}
-	if strings.Count(log.String(), "fetched") != len(Manifest()) {
+	if strings.Count(log.String(), "fetched") != len(Manifest())+optionalIn(filepath.Join(shared.Dir(t), "models")) {
 		t.Fatalf("log: %s", log.String())
 	}
 	// A second pull keeps the good files and downloads nothing.
@@ -96,8 +107,51 @@ func TestPullCopiesVerifiedFilesWithoutNetwork(t *testing.T) {
 	if errs := Verify(dir); len(errs) > 0 {
 		t.Fatalf("after pull: %v", errs)
 	}
-	if strings.Count(log.String(), "copied") != len(Manifest()) {
+	if strings.Count(log.String(), "copied") != len(Manifest())+optionalIn(filepath.Join(shared.Dir(t), "models")) {
 		t.Fatalf("log: %s", log.String())
+	}
+}
+
+func TestPullGoesOnWithoutOptionalFiles(t *testing.T) {
+	// a copy of the shared folder's required files only; no network
+	from := t.TempDir()
+	src := filepath.Join(shared.Dir(t), "models")
+	for _, f := range Manifest() {
+		b, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(f.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(from, f.Path)), 0o755)
+		os.WriteFile(filepath.Join(from, filepath.FromSlash(f.Path)), b, 0o644)
+	}
+	dir := t.TempDir()
+	var log strings.Builder
+	p := &Puller{Mirror: "http://127.0.0.1:1", Log: &log, From: []string{from}}
+	if err := p.Pull(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if errs := Verify(dir); len(errs) > 0 {
+		t.Fatalf("after pull: %v", errs)
+	}
+	if strings.Count(log.String(), "skipped") != len(Optional()) {
+		t.Fatalf("log: %s", log.String())
+	}
+}
+
+func TestVerifyChecksOptionalFilesPresent(t *testing.T) {
+	dir := t.TempDir()
+	f := Optional()[0]
+	bad := filepath.Join(dir, filepath.FromSlash(f.Path))
+	os.MkdirAll(filepath.Dir(bad), 0o755)
+	os.WriteFile(bad, []byte("not the model"), 0o644)
+	found := false
+	for _, err := range Verify(dir) {
+		if strings.HasPrefix(err.Error(), f.Path+":") && errors.Is(err, ErrChecksum) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("Verify did not report the wrong %s", f.Path)
 	}
 }
 
