@@ -25,6 +25,13 @@ import (
 // global one by n/(n+shrink) for n pseudo-outsider scores. The difference is
 // the cohort's Shift, added to every threshold of the operating point.
 
+// MaxDomainShift bounds a tenant's shift either way. The simulated training
+// tenants the rule was fitted on needed -1.8 to +1.7, the dev sets -2.2 to
+// +0.6; the bound stops a tenant whose users enroll themselves from being
+// moved much further by many look-alike or unlike accounts (the shift rests
+// on the cohort, the tenant's newest samples).
+const MaxDomainShift = 2.5
+
 // domainRule is the model's rule, from its "domain_calibration" metadata.
 type domainRule struct {
 	// Coef holds the intercept and then one weight per entry of Quantiles.
@@ -109,7 +116,7 @@ func (m *Model) domainShift(c *Cohort) (shift float64, n int) {
 	}
 	n = len(scores)
 	w := float64(n) / (float64(n) + r.Shrink)
-	return w * (pred - r.Reference), n
+	return min(max(w*(pred-r.Reference), -MaxDomainShift), MaxDomainShift), n
 }
 
 // pseudoOutsiderScores scores each sample of the first maxUsers owners as a
