@@ -1,17 +1,14 @@
 package antispoof
 
 import (
-	"context"
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
+	"voxgate/internal/testaudio"
 
 	"voxgate/internal/shared"
 )
@@ -24,30 +21,6 @@ func loadModel(t testing.TB, name string) *Model {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// decode converts a file to 16 kHz mono float32 with sox, the reference
-// protocol's decoder.
-func decode(t testing.TB, path string) []float32 {
-	t.Helper()
-	sox, err := exec.LookPath("sox")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sox not installed")
-		}
-		t.Skip("sox not installed")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, sox, path, "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", "16000", "-").Output()
-	if err != nil {
-		t.Fatalf("sox %s: %v", path, err)
-	}
-	x := make([]float32, len(out)/4)
-	for i := range x {
-		x[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
-	}
-	return x
 }
 
 type reference struct {
@@ -90,7 +63,7 @@ func TestLogitsMatchAuthorsPyTorch(t *testing.T) {
 			for _, r := range results {
 				x, ok := audio[r.Path]
 				if !ok {
-					x = decode(t, filepath.Join(root, "voice-data", r.Path))
+					x = testaudio.Sox(t, filepath.Join(root, "voice-data", r.Path))
 					audio[r.Path] = x
 				}
 				got := m.Logits(x)
@@ -125,7 +98,7 @@ func TestINT8AgreesWithFP32(t *testing.T) {
 	}
 	var worst float64
 	for _, r := range results {
-		got := m.Logits(decode(t, filepath.Join(root, "voice-data", r.Path)))
+		got := m.Logits(testaudio.Sox(t, filepath.Join(root, "voice-data", r.Path)))
 		for i := range got {
 			worst = max(worst, math.Abs(float64(got[i])-r.Logits[i]))
 		}

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"voxgate/internal/testaudio"
 
-	"voxgate/audio"
 	"voxgate/internal/shared"
 )
 
@@ -34,19 +34,6 @@ func loadDetector(t testing.TB) *Detector {
 		t.Fatal(testDetector.err)
 	}
 	return testDetector.d
-}
-
-func decodeFile(t testing.TB, path string) []float32 {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clip, err := (&audio.Decoder{}).Decode(context.Background(), data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clip.Samples
 }
 
 // TestDetectorPassesRealSpeechAndFlagsFormantSynthesis pins the fused
@@ -78,7 +65,7 @@ func TestDetectorPassesRealSpeechAndFlagsFormantSynthesis(t *testing.T) {
 		"asterisk_en/queue-quantity2.wav",
 		"audiomnist_az/22/test/367_7.flac",
 	} {
-		t.Run(p, func(t *testing.T) { check(t, decodeFile(t, filepath.Join(corp, p)), false) })
+		t.Run(p, func(t *testing.T) { check(t, testaudio.Decode(t, filepath.Join(corp, p)), false) })
 	}
 	t.Run("espeak-ng", func(t *testing.T) {
 		bin, err := exec.LookPath("espeak-ng")
@@ -92,7 +79,7 @@ func TestDetectorPassesRealSpeechAndFlagsFormantSynthesis(t *testing.T) {
 		if out, err := exec.Command(bin, "-v", "en-gb-x-rp+f2", "-w", wav, "My voice is my password, please verify me now.").CombinedOutput(); err != nil {
 			t.Fatalf("espeak-ng: %v %s", err, out)
 		}
-		check(t, decodeFile(t, wav), true)
+		check(t, testaudio.Decode(t, wav), true)
 	})
 }
 

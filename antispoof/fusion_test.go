@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"voxgate/internal/testaudio"
 
 	"voxgate/internal/shared"
 )
@@ -17,7 +18,7 @@ func TestDetectorFusesBothCheckpointsWhenPresent(t *testing.T) {
 	if d.second == nil || d.fusion == nil || d.Warning() != "" || !strings.Contains(d.Name(), "fusion") {
 		t.Fatalf("shared models hold both checkpoints, detector %q warning %q", d.Name(), d.Warning())
 	}
-	x := decodeFile(t, filepath.Join(shared.Dir(t), "voice-data", "corpora", "ravdess/Actor_03/03-01-01-01-01-01-03.flac"))
+	x := testaudio.Decode(t, filepath.Join(shared.Dir(t), "voice-data", "corpora", "ravdess/Actor_03/03-01-01-01-01-01-03.flac"))
 	v, err := d.Detail(context.Background(), x)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"voxgate/internal/testaudio"
 
 	"voxgate/internal/shared"
 )
@@ -44,7 +45,7 @@ func TestINT8FlipsNoVerdictOnSpoofPool(t *testing.T) {
 	var flips, n int
 	var worst, sumDiff float64
 	for _, row := range rows[1:] {
-		x := decode(t, filepath.Join(set, row[0]))
+		x := testaudio.Sox(t, filepath.Join(set, row[0]))
 		p8, thr, err := d.Spoof(ctx, x)
 		if err != nil {
 			t.Fatal(err)

@@ -69,17 +69,6 @@ func ravdessTakes(t testing.TB, n int) []take {
 	return takes
 }
 
-// decode reads any audio file as 16 kHz mono float32 through sox.
-func decode(t testing.TB, path string) []float32 {
-	t.Helper()
-	out, err := exec.Command("sox", path, "-t", "raw", "-e", "floating-point", "-b", "32",
-		"-c", "1", "-r", "16000", "-").Output()
-	if err != nil {
-		t.Fatalf("sox %s: %v", path, err)
-	}
-	return fromBytes(out)
-}
-
 func fromBytes(b []byte) []float32 {
 	x := make([]float32, len(b)/4)
 	for i := range x {

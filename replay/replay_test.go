@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"voxgate/internal/testaudio"
 )
 
 // speechLike returns seconds of a synthetic voiced signal at 16 kHz: a
@@ -183,7 +184,7 @@ func decodeAll(t testing.TB, paths []string) [][]float32 {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i] = decode(t, p)
+			out[i] = testaudio.Sox(t, p)
 		})
 	}
 	wg.Wait()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"voxgate/internal/testaudio"
 
 	"voxgate/internal/shared"
 )
@@ -145,7 +146,7 @@ func TestDomainShiftReadsTheTenantsDomain(t *testing.T) {
 		var owners []string
 		var embs [][]float32
 		for _, r := range rows[1:] {
-			e, err := m.Embed(decode(t, filepath.Join(sets, set, r[1])), nil)
+			e, err := m.Embed(testaudio.Decode(t, filepath.Join(sets, set, r[1])), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

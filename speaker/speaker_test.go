@@ -1,7 +1,6 @@
 package speaker
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"voxgate/internal/testaudio"
 
 	"voxgate/audio"
 	"voxgate/internal/shared"
@@ -32,19 +32,6 @@ func model(t testing.TB) *Model {
 		t.Fatal(loadErr)
 	}
 	return shipped
-}
-
-func decode(t testing.TB, path string) []float32 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clip, err := (&audio.Decoder{}).Decode(context.Background(), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clip.Samples
 }
 
 type parityFile struct {
@@ -218,14 +205,14 @@ func TestScoreSeparatesRealSpeakers(t *testing.T) {
 	for _, s := range spk {
 		var embs [][]float32
 		for _, f := range files[s][:2] {
-			e, err := m.Embed(decode(t, f), nil)
+			e, err := m.Embed(testaudio.Decode(t, f), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			embs = append(embs, e)
 		}
 		tmpl[s] = m.Enroll(embs, nil)
-		e, err := m.Embed(decode(t, files[s][2]), nil)
+		e, err := m.Embed(testaudio.Decode(t, files[s][2]), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +516,7 @@ func TestUpperBandOnlyWhereBothHaveIt(t *testing.T) {
 	if len(fs) == 0 {
 		t.Fatal("no librispeech audio")
 	}
-	wide := decode(t, fs[0])
+	wide := testaudio.Decode(t, fs[0])
 	narrow := audio.Resample(audio.Resample(wide, 16000, 8000), 8000, 16000)
 	ew, err := m.Embed(wide, nil)
 	if err != nil {

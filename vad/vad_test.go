@@ -1,16 +1,15 @@
 package vad
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+	"voxgate/internal/testaudio"
 
 	"voxgate/internal/shared"
 	"voxgate/tensor"
@@ -26,27 +25,6 @@ func need(t testing.TB, path string) string {
 		t.Skipf("missing %s: %v", path, err)
 	}
 	return path
-}
-
-// decode reads an audio file as 16 kHz mono float32 with sox, exactly as the
-// reference outputs' protocol states.
-func decode(t testing.TB, path string) []float32 {
-	t.Helper()
-	if _, err := exec.LookPath("sox"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sox not installed")
-		}
-		t.Skip("sox not installed")
-	}
-	out, err := exec.Command("sox", path, "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", "16000", "-").Output()
-	if err != nil {
-		t.Fatalf("sox %s: %v", path, err)
-	}
-	x := make([]float32, len(out)/4)
-	for i := range x {
-		x[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
-	}
-	return x
 }
 
 type reference struct {
@@ -111,7 +89,7 @@ func TestProbsMatchReference(t *testing.T) {
 	const tol = 1e-4
 	for _, r := range ref.Results {
 		t.Run(filepath.Base(r.Path), func(t *testing.T) {
-			x := decode(t, need(t, filepath.Join(root, "voice-data", r.Path)))
+			x := testaudio.Sox(t, need(t, filepath.Join(root, "voice-data", r.Path)))
 			for _, c := range []struct {
 				name string
 				m    *Model
@@ -138,7 +116,7 @@ func TestSafetensorsModelRuns(t *testing.T) {
 	root, ref := loadReference(t)
 	m := loadModel(t, "silero_vad_16k.safetensors")
 	for _, r := range ref.Results {
-		x := decode(t, need(t, filepath.Join(root, "voice-data", r.Path)))
+		x := testaudio.Sox(t, need(t, filepath.Join(root, "voice-data", r.Path)))
 		got := m.Probs(x)
 		if len(got) != len(r.Probs) {
 			t.Fatalf("%s: %d probabilities, want %d", r.Path, len(got), len(r.Probs))

@@ -2,7 +2,6 @@ package thinresnet
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,8 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"voxgate/internal/testaudio"
 
-	"voxgate/audio"
 	"voxgate/internal/shared"
 )
 
@@ -153,19 +152,6 @@ func TestForwardIsSafeForConcurrentUse(t *testing.T) {
 	}
 }
 
-func decodeFile(t testing.TB, path string) []float32 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clip, err := (&audio.Decoder{}).Decode(context.Background(), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clip.Samples
-}
-
 // testdata/parity.json: embeddings by the Python reference (train/speaker/thinresnet).
 func TestEmbedMatchesThePythonReference(t *testing.T) {
 	net := loadNet(t)
@@ -186,7 +172,7 @@ func TestEmbedMatchesThePythonReference(t *testing.T) {
 	e := NewEmbedder(net)
 	for _, f := range ref.Files {
 		t.Run(filepath.Base(f.Path), func(t *testing.T) {
-			got, secs := e.Embed(decodeFile(t, shared.Path(t, f.Path)))
+			got, secs := e.Embed(testaudio.Decode(t, shared.Path(t, f.Path)))
 			dot := 0.0
 			for i, v := range got {
 				dot += float64(v) * f.Embedding[i]
@@ -222,7 +208,7 @@ func BenchmarkEmbed4s(b *testing.B) {
 func benchEmbed4s(b *testing.B, hop int) {
 	e := NewEmbedder(loadNet(b))
 	e.Hop = hop
-	w := decodeFile(b, shared.Path(b, "voice-data/corpora/librispeech/test-other/1688/1688-142285-0000.flac"))[:4*SampleRate]
+	w := testaudio.Decode(b, shared.Path(b, "voice-data/corpora/librispeech/test-other/1688/1688-142285-0000.flac"))[:4*SampleRate]
 	b.ResetTimer()
 	for b.Loop() {
 		e.Embed(w)
