@@ -20,13 +20,14 @@ import (
 // exactly as the service scores an outsider: these pseudo-outsider scores
 // come from enrollment data alone. A linear rule learned on simulated
 // training tenants (train/speaker/domain_cal.py: in-domain folds and
-// leave-one-corpus-out tenants, none of them from a dev set) maps their
+// leave-one-corpus-out tenants, enrolled on whole recordings or on short
+// prompts, none of them from a dev set) maps their
 // upper quantiles to the tenant's outsider threshold, shrunk toward the
 // global one by n/(n+shrink) for n pseudo-outsider scores. The difference is
 // the cohort's Shift, added to every threshold of the operating point.
 
 // MaxDomainShift bounds a tenant's shift either way. The simulated training
-// tenants the rule was fitted on needed -1.8 to +1.7, the dev sets -2.2 to
+// tenants the rule was fitted on needed -2.1 to +1.3, the dev sets -2.0 to
 // +0.6; the bound stops a tenant whose users enroll themselves from being
 // moved much further by many look-alike or unlike accounts (the shift rests
 // on the cohort, the tenant's newest samples).

@@ -19,9 +19,12 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, 'research'))
 import v6_explore as vx  # noqa: E402
-from tenantsim import score_tenant  # noqa: E402
+from tenantsim import score_tenant, _crop  # noqa: E402
 
 OUT = os.environ.get('TC_OUT', '/tmp/tc')
+# Digit-string tenants (material_short) beside each simulated tenant; SHORT=0
+# leaves them out (the first fit, 168 tenants, had none).
+SHORT = os.environ.get('SHORT', '1') == '1' 
 KW = dict(dims=60, cohort_per_spk=2)
 
 
@@ -52,9 +55,34 @@ def files_by_speaker():
     return lic, files
 
 
-def tenant_record(sc, embed, files, pick, size, cond, rng, seed, kind, corpus):
+def material_short(files, cond, rng, seed):
+    """Digit-string tenants: enrollment of ten 0.4-0.9 s crops, probes of
+    0.6-1.0 s and 1.2-2.0 s crops from other recordings (or the other half
+    of a single one), the way a deployment that enrolls short prompts looks
+    (dev sets fsdd and audiomnist_az enroll 10-20 single digits a user)."""
+    suffix = '-nb.bin' if cond == 'nb' else '-clean.bin'
+    fs = [f for f in files if f.endswith(suffix)]
+    rng.shuffle(fs)
+
+    def prep(lm, m):
+        if cond == 'noisy':
+            lm = vx.add_noise(lm, m, np.random.default_rng(seed + int(rng.integers(3))))
+        return vx.feats(lm, m), m.sum() / 100
+    if len(fs) >= 4:
+        src_e, src_p = [vx.loadf(f) for f in fs[:2]], [vx.loadf(f) for f in fs[2:4]]
+    else:
+        lm, m = vx.loadf(fs[0])
+        h = len(lm) // 2
+        src_e, src_p = [(lm[:h], m[:h])], [(lm[h:], m[h:])]
+    enr = [prep(*_crop(*src_e[i % len(src_e)], rng, 40, 90)) for i in range(10)]
+    pro = [prep(*_crop(*src_p[i % len(src_p)], rng, lo, hi)) for i, (lo, hi) in enumerate(((60, 100), (60, 100), (120, 200), (120, 200)))]
+    return enr, pro
+
+
+def tenant_record(sc, embed, files, pick, size, cond, rng, seed, kind, corpus, short=False):
     enrolled, outsiders = pick[:size], pick[size:]
-    mat = {s: vx.material(files[s], cond, rng, seed) for s in pick}
+    mf = material_short if short else vx.material
+    mat = {s: mf(files[s], cond, rng, seed) for s in pick}
     enroll = {s[1]: [(embed([e[0]])[0], e[1]) for e in mat[s][0]] for s in enrolled}
     tests, trials, lab = [], [], []
     for s in pick:
@@ -68,7 +96,7 @@ def tenant_record(sc, embed, files, pick, size, cond, rng, seed, kind, corpus):
     scores = score_tenant(sc.sim, sc.cohort, enroll, tests, trials)
     lab = np.array(lab)
     po = pseudo_outsiders(sc.sim, sc.cohort, enroll)
-    return dict(kind=kind, corpus=corpus, cond=cond, size=size, pseudo=po,
+    return dict(kind=kind + ('-short' if short else ''), corpus=corpus, cond=cond, size=size, pseudo=po,
                 tar=scores[lab == 1], non=scores[lab == 0])
 
 
@@ -90,6 +118,9 @@ if __name__ == '__main__' and os.environ.get('STEP') == 'sim':
                 for t in range(ten):
                     pick = [S[i] for i in rng.choice(len(S), size + n_out, replace=False)]
                     recs.append(tenant_record(sc, embed, files, pick, size, cond, rng, 1000 * t + 10 * ci, 'xcorpus', held))
+                for t in range(ten if SHORT else 0):
+                    pick = [S[i] for i in rng.choice(len(S), size + n_out, replace=False)]
+                    recs.append(tenant_record(sc, embed, files, pick, size, cond, rng, 3000 + 1000 * t + 10 * ci, 'xcorpus', held, short=True))
         print('xcorpus', held, len(recs), flush=True)
     # in-domain: folds by speaker, model trained on both corpora without the fold
     folds = 4
@@ -108,6 +139,9 @@ if __name__ == '__main__' and os.environ.get('STEP') == 'sim':
                         continue
                     pick = [S[i] for i in rng.choice(len(S), size + n_out, replace=False)]
                     recs.append(tenant_record(sc, embed, files, pick, size, cond, rng, 5000 + 1000 * f + 10 * ci, 'infold', corpus))
+                    if SHORT:
+                        pick = [S[i] for i in rng.choice(len(S), size + n_out, replace=False)]
+                        recs.append(tenant_record(sc, embed, files, pick, size, cond, rng, 9000 + 1000 * f + 10 * ci, 'infold', corpus, short=True))
         print('infold', f, len(recs), flush=True)
     os.makedirs(OUT, exist_ok=True)
     np.save(os.path.join(OUT, 'sim.npy'), np.array(recs, dtype=object), allow_pickle=True)
@@ -262,6 +296,7 @@ if __name__ == '__main__' and os.environ.get('STEP') == 'write':
     rule = dict(coef=[round(float(x), 6) for x in b], quantiles=[0.95, 0.99], offset=round(float(d), 6), shrink=100,
                 reference_threshold=GLOBAL, target_far=0.01, max_users=64,
                 fitted_on='%d simulated tenants (train/speaker/domain_cal.py STEP=sim): LibriSpeech train-clean-100 '
-                          '(train-pool) and speechocean762, leave-one-corpus-out and 4 in-domain folds' % len(S))
+                          '(train-pool) and speechocean762, leave-one-corpus-out and 4 in-domain folds, enrolled on '
+                          'whole recordings or on ten 0.4-0.9 s crops' % len(S))
     write_metadata(os.environ['MODEL'], {'domain_calibration': json.dumps(rule, separators=(',', ':'))})
     print(json.dumps(rule))
