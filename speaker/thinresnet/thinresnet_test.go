@@ -23,7 +23,7 @@ func modelDir(t testing.TB) string {
 	t.Helper()
 	d := filepath.Join(shared.Dir(t), "models", DirName)
 	if _, err := os.Stat(filepath.Join(d, "weights.h")); err != nil {
-		t.Skipf("optional model not installed (voxgate models pull --models %s): %v", filepath.Dir(d), err)
+		t.Skipf("optional model not installed (voxgate models pull --dir %s): %v", filepath.Dir(d), err)
 	}
 	return d
 }
