@@ -1,10 +1,6 @@
 package speaker
 
-import (
-	"math"
-
-	"voxgate/tensor"
-)
+import "voxgate/tensor"
 
 // Batched cohort statistics for identification: the similarities of many
 // vectors to the model's cohort (and a deployment cohort) as two matrix
@@ -99,15 +95,7 @@ func (m *Model) topStats(model, dom []float64, domain *Cohort, exclude string, b
 			x = append(x, v)
 		}
 	}
-	top := largest(x, m.topK)
-	for _, v := range top {
-		mean += v
-	}
-	mean /= float64(len(top))
-	for _, v := range top {
-		std += (v - mean) * (v - mean)
-	}
-	return mean, math.Sqrt(std/float64(len(top))) + 1e-6
+	return meanStd(largest(x, m.topK))
 }
 
 // TemplateSNorms is TemplateSNorm for many templates at once, ts[i] owned by

@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -159,20 +160,21 @@ func (m *Model) pseudoOutsiderScores(c *Cohort, maxUsers int) []float64 {
 	domSorted := make([][]scored, len(rows))
 	for i := range rows {
 		top := largest(model[i], min(k, len(model[i])))
-		slices.SortFunc(top, func(a, b float64) int { return cmpDesc(a, b) })
+		slices.SortFunc(top, func(a, b float64) int { return cmp.Compare(b, a) })
 		modelTop[i] = top
 		d := make([]scored, len(dom[i]))
 		for j, v := range dom[i] {
 			d[j] = scored{v, ownerIdx[c.owners[j]]}
 		}
-		slices.SortFunc(d, func(a, b scored) int { return cmpDesc(a.v, b.v) })
+		slices.SortFunc(d, func(a, b scored) int { return cmp.Compare(b.v, a.v) })
 		domSorted[i] = d
 	}
+	top := make([]float64, 0, k)
 	stats := func(row, ex1, ex2 int) (mean, std float64) {
 		mt, ds := modelTop[row], domSorted[row]
-		var sum, sq float64
-		taken, a, b := 0, 0, 0
-		for taken < k {
+		top = top[:0]
+		a, b := 0, 0
+		for len(top) < k {
 			for b < len(ds) && (ds[b].owner == ex1 || ds[b].owner == ex2) {
 				b++
 			}
@@ -186,13 +188,9 @@ func (m *Model) pseudoOutsiderScores(c *Cohort, maxUsers int) []float64 {
 			} else {
 				break
 			}
-			sum += v
-			sq += v * v
-			taken++
+			top = append(top, v)
 		}
-		cnt := float64(taken)
-		mean = sum / cnt
-		return mean, math.Sqrt(max(0, sq/cnt-mean*mean)) + 1e-6
+		return meanStd(top)
 	}
 	// Each owner's template statistics with one pseudo-outsider v left out
 	// as well: [owner][v].
@@ -235,17 +233,6 @@ func (m *Model) pseudoOutsiderScores(c *Cohort, maxUsers int) []float64 {
 		}
 	}
 	return out
-}
-
-// cmpDesc orders floats largest first.
-func cmpDesc(a, b float64) int {
-	switch {
-	case a > b:
-		return -1
-	case a < b:
-		return 1
-	}
-	return 0
 }
 
 // quantile is numpy's default (linear) quantile of sorted x.

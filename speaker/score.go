@@ -148,14 +148,7 @@ func (c Calibration) ScoreIn(m *Model, t, probe []float32, domain *Cohort, claim
 // the (1-targetFAR) quantile of their normalised scores, linearly
 // interpolated.
 func (m *Model) Threshold(targetFAR float64) float64 {
-	q := m.nonQuant
-	p := min(max(1-targetFAR, 0), 1) * float64(len(q)-1)
-	i := int(math.Floor(p))
-	if i >= len(q)-1 {
-		return q[len(q)-1]
-	}
-	f := p - float64(i)
-	return q[i] + f*(q[i+1]-q[i])
+	return quantile(m.nonQuant, min(max(1-targetFAR, 0), 1))
 }
 
 // MinTargetFAR is the lowest target false-accept rate the model's
@@ -183,7 +176,12 @@ func (m *Model) cohortStats(e []float32, ne vnorm, domain *Cohort, exclude strin
 			scores = append(scores, m.sim(e, ne, domain.vecs[i*Dim:(i+1)*Dim], domain.norms[i]))
 		}
 	}
-	top := largest(scores, m.topK)
+	return meanStd(largest(scores, m.topK))
+}
+
+// meanStd returns the mean and the population standard deviation (plus
+// 1e-6, so that it divides safely) of an s-norm's top scores.
+func meanStd(top []float64) (mean, std float64) {
 	for _, v := range top {
 		mean += v
 	}
@@ -191,8 +189,7 @@ func (m *Model) cohortStats(e []float32, ne vnorm, domain *Cohort, exclude strin
 	for _, v := range top {
 		std += (v - mean) * (v - mean)
 	}
-	std = math.Sqrt(std/float64(len(top))) + 1e-6
-	return mean, std
+	return mean, math.Sqrt(std/float64(len(top))) + 1e-6
 }
 
 // largest moves the k largest of x (0 < k <= len(x)) to its end, in no
