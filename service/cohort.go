@@ -69,17 +69,22 @@ func (s *Service) cohort(ctx context.Context, tenantID string) (*speaker.Cohort,
 		c.m = make(map[string]cohortEntry)
 	}
 	if _, ok := c.m[tenantID]; !ok && len(c.m) >= cohortTenants {
-		// Evict the oldest entry.
-		var oldest string
-		for id, o := range c.m {
-			if oldest == "" || o.built.Before(c.m[oldest].built) {
-				oldest = id
-			}
-		}
-		delete(c.m, oldest)
+		evictOldest(c.m, func(e cohortEntry) time.Time { return e.built })
 	}
 	c.m[tenantID] = e
 	return e.cohort, nil
+}
+
+// evictOldest deletes the entry of m whose time (when) is earliest: the
+// per-tenant caches' bound (cohorts, galleries).
+func evictOldest[V any](m map[string]V, when func(V) time.Time) {
+	var oldest string
+	for id, v := range m {
+		if oldest == "" || when(v).Before(when(m[oldest])) {
+			oldest = id
+		}
+	}
+	delete(m, oldest)
 }
 
 // forgetCohort drops the tenant's cached cohort after its enrollments

@@ -54,13 +54,7 @@ func (s *Service) gallery(ctx context.Context, tenantID string) (*gallery.Index,
 	g, ok := c.m[tenantID]
 	if !ok || g.version != version {
 		if len(c.m) >= galleryTenants {
-			var oldest string
-			for id, o := range c.m {
-				if oldest == "" || o.used.Before(c.m[oldest].used) {
-					oldest = id
-				}
-			}
-			delete(c.m, oldest)
+			evictOldest(c.m, func(g *tenantGallery) time.Time { return g.used })
 		}
 		g = &tenantGallery{version: version, index: gallery.New(s.engine.Speaker)}
 		c.m[tenantID] = g
