@@ -77,7 +77,8 @@ func (e *Engine) Score(template, probe []float32) speaker.Score {
 }
 
 // ScoreIn is Score with the deployment's own cohort (see speaker.Cohort)
-// joining the normalisation; claimed owns template.
+// joining the normalisation, its tiers at the operating point moved by the
+// cohort's domain shift; claimed owns template.
 func (e *Engine) ScoreIn(template, probe []float32, domain *speaker.Cohort, claimed string) speaker.Score {
 	return e.Calibration.In(domain).ScoreIn(e.Speaker, template, probe, domain, claimed)
 }
